@@ -1,0 +1,101 @@
+/**
+ * A full garbage collection in another Node process, without its cooperation: SIGUSR1 opens the
+ * inspector (127.0.0.1:9229), HeapProfiler.collectGarbage runs a full GC, and process._debugEnd()
+ * closes the inspector again. That makes "RSS after GC" possible for any server under test. The
+ * pid is checked over the protocol, so a stranger on port 9229 is never touched.
+ */
+import WebSocket from "ws";
+import { sleep } from "./time.js";
+
+const INSPECTOR = "http://127.0.0.1:9229";
+
+async function debuggerUrl(): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${INSPECTOR}/json/list`, { signal: AbortSignal.timeout(1000) });
+    const targets = (await response.json()) as { webSocketDebuggerUrl?: string }[];
+    return targets[0]?.webSocketDebuggerUrl;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Session {
+  call(method: string, params?: object, timeoutMs?: number): Promise<unknown>;
+  close(): void;
+}
+
+function session(url: string): Promise<Session> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    let next = 1;
+    const pending = new Map<number, (value: unknown) => void>();
+    ws.on("message", (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+      if (message.id !== undefined) pending.get(message.id)?.(message.result);
+    });
+    ws.once("error", reject);
+    ws.once("open", () =>
+      resolve({
+        call: (method, params = {}, timeoutMs = 30_000) =>
+          new Promise((done, fail) => {
+            const id = next++;
+            pending.set(id, done);
+            ws.send(JSON.stringify({ id, method, params }));
+            setTimeout(() => fail(new Error(`${method} timed out`)), timeoutMs).unref();
+          }),
+        close: () => ws.close(),
+      }),
+    );
+  });
+}
+
+export interface GcResult {
+  ok: boolean;
+  /** process.memoryUsage().heapUsed after the GC, when it ran. */
+  heapUsed: number;
+}
+
+const FAILED: GcResult = { ok: false, heapUsed: 0 };
+
+/** Runs a full GC in `pid`; ok is false when that was not possible (nothing is changed then). */
+export async function collectGarbage(pid: number): Promise<GcResult> {
+  if (await debuggerUrl()) return FAILED; // port taken by someone else: do not guess
+  try {
+    process.kill(pid, "SIGUSR1");
+  } catch {
+    return FAILED;
+  }
+  let url: string | undefined;
+  for (let i = 0; i < 40 && !url; i++) {
+    await sleep(50);
+    url = await debuggerUrl();
+  }
+  if (!url) return FAILED;
+  const inspector = await session(url);
+  try {
+    const result = (await inspector.call("Runtime.evaluate", { expression: "process.pid" })) as { result?: { value?: number } };
+    if (result.result?.value !== pid) return FAILED;
+    await inspector.call("HeapProfiler.collectGarbage");
+    const heap = (await inspector.call("Runtime.evaluate", { expression: "process.memoryUsage().heapUsed" })) as {
+      result?: { value?: number };
+    };
+    // Closing the inspector from inside may drop the reply: do not wait long for it.
+    await inspector.call("Runtime.evaluate", { expression: "process._debugEnd()" }, 500).catch(() => undefined);
+    return { ok: true, heapUsed: heap.result?.value ?? 0 };
+  } finally {
+    inspector.close();
+    // The inspector port must be free again before the next process is asked.
+    for (let i = 0; i < 40 && (await debuggerUrl()); i++) await sleep(50);
+  }
+}
+
+/** GC in every pid, one after the other (they share the inspector port); heapUsed is summed. */
+export async function collectGarbageAll(pids: readonly number[]): Promise<GcResult> {
+  const total: GcResult = { ok: true, heapUsed: 0 };
+  for (const pid of pids) {
+    const one = await collectGarbage(pid);
+    total.ok &&= one.ok;
+    total.heapUsed += one.heapUsed;
+  }
+  return total;
+}

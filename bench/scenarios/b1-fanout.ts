@@ -1,0 +1,63 @@
+/**
+ * B1 fan-out: one room of 1,000 sockets; ten members send, the server broadcasts each message to
+ * all 1,000 (the sender included). One worker, so CPU per delivery is per core. Reported at fixed
+ * offered delivery rates; the headline is server CPU-µs per delivery at 100k/s.
+ */
+import type { TargetKind } from "../lib/target.js";
+import type { Slot } from "../loadgen/protocol.js";
+import type { BenchOptions, Population, Run } from "./harness.js";
+import { runStep, type StepResult } from "./steps.js";
+
+export interface B1Result {
+  target: TargetKind;
+  sockets: number;
+  steps: StepResult[];
+  /** At the headline step (100k deliveries/s offered, 20k in quick mode). */
+  cpuUsPerDelivery: number;
+  p99Ms: number;
+  /** 1e6 / cpuUsPerDelivery: deliveries one fully busy core would carry. */
+  deliveriesPerCoreSec: number;
+  maxDeliveredPerSec: number;
+  clientBound: boolean;
+}
+
+export const FANOUT_ROOM = "#b1-fanout";
+
+/**
+ * Runs B1's steps on an open one-worker run whose population has every socket in FANOUT_ROOM
+ * (one-worker.ts shares the run and its sockets with B2 and B6).
+ */
+export async function measureFanout(run: Run, pop: Population, kind: TargetKind, options: BenchOptions): Promise<B1Result> {
+  const sockets = pop.fanout[FANOUT_ROOM] ?? 0;
+  const offered = options.quick ? [10_000, 20_000] : [50_000, 100_000, 150_000];
+  const headline = options.quick ? 20_000 : 100_000;
+  // Ten senders share the sends so no single socket's rate limit or buffer shapes the result.
+  const slots: Slot[] = pop.socketsOf.slice(0, 10).map((mine) => ({ client: mine[0] as number, room: FANOUT_ROOM }));
+  const steps: StepResult[] = [];
+  for (const deliveries of offered) {
+    const step = await runStep(run, {
+      rate: deliveries / sockets,
+      slots,
+      fanout: pop.fanout,
+      warmMs: 1000,
+      measureMs: options.quick ? 2000 : 3000,
+      sloMs: 50,
+    });
+    options.log(
+      `  B1 ${kind} ${deliveries / 1000}k deliveries/s: got ${Math.round(step.deliveredPerSec / 1000)}k/s, ${step.serverCpuUsPerDelivery} µs/delivery, ` +
+        `p99 ${step.latency.p99Ms} ms, server ${Math.round(step.serverCores * 100)} %, client ${Math.round(step.clientCores * 100)} %, other ${Math.round(step.otherCores * 100)} %`,
+    );
+    steps.push(step);
+  }
+  const head = steps[offered.indexOf(headline)] ?? steps[steps.length - 1];
+  return {
+    target: kind,
+    sockets,
+    steps,
+    cpuUsPerDelivery: head?.serverCpuUsPerDelivery ?? 0,
+    p99Ms: head?.latency.p99Ms ?? 0,
+    deliveriesPerCoreSec: head && head.serverCpuUsPerDelivery > 0 ? Math.round(1e6 / head.serverCpuUsPerDelivery) : 0,
+    maxDeliveredPerSec: Math.max(...steps.map((s) => s.deliveredPerSec)),
+    clientBound: steps.some((s) => s.clientBound),
+  };
+}

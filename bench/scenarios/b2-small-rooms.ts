@@ -1,0 +1,121 @@
+/**
+ * B2 small rooms: 1,000 sockets (one per user), each a member of a room of 2 users and of a room
+ * of 10; every socket sends to its room at a steady rate, every message persisted (project) and
+ * acked. The figure is the highest sustainable rate with p99 ≤ 50 ms. One worker (one-worker.ts
+ * runs it together with B1 and B6 on the same connections).
+ */
+import type { Conversation } from "../../src/realtime/events.js";
+import { createKeys } from "../../src/store/keys.js";
+import type { TargetKind } from "../lib/target.js";
+import type { Slot } from "../loadgen/protocol.js";
+import {
+  type BenchOptions,
+  CONNECT_DEADLINE_MS,
+  type Golden,
+  type Population,
+  population,
+  REDIS_PREFIX,
+  type Run,
+  withRun,
+} from "./harness.js";
+import { findSustainable, type SearchResult } from "./steps.js";
+
+export interface SmallRoomsHints {
+  pair?: number;
+  group?: number;
+}
+
+export interface B2Result {
+  target: TargetKind;
+  workers: number;
+  sockets: number;
+  /** Rooms of 2 users. */
+  pair: SearchResult;
+  /** Rooms of 10 users (absent when only the saturation point was needed). */
+  group?: SearchResult;
+  /** Project only: messages found in the room streams vs sends acked, over the whole run. */
+  persistence?: { acked: number; stored: number };
+}
+
+export const pairRoom = (user: number): string => `#b2-pair-${user >> 1}`;
+export const groupRoom = (user: number): string => `#b2-group-${Math.floor(user / 10)}`;
+
+export interface SearchPlan {
+  group: boolean;
+  hints: SmallRoomsHints;
+  label: string;
+}
+
+/** B2's searches on an open run whose sockets (one per user) are in their pairRoom and groupRoom. */
+export async function searchSmallRooms(
+  run: Run,
+  pop: Population,
+  kind: TargetKind,
+  options: BenchOptions,
+  plan: SearchPlan,
+): Promise<B2Result> {
+  const search = (slots: Slot[], hint: number | undefined, label: string) =>
+    findSustainable(run, {
+      slots,
+      fanout: pop.fanout,
+      warmMs: 1000,
+      measureMs: options.quick ? 2000 : 2500,
+      sloMs: 50,
+      start: options.quick ? 500 : 2000,
+      hint,
+      max: 200_000,
+      log: options.log,
+      label: `${plan.label} ${kind} ${label}`,
+    });
+  const pair = await search(slotsFor(pop, pairRoom), plan.hints.pair, "rooms of 2");
+  // A room of 10 delivers five times what a room of 2 does: start that search well below.
+  const groupHint = plan.hints.group ?? (pair.sustainable > 0 ? pair.sustainable * 0.4 : undefined);
+  const group = plan.group ? await search(slotsFor(pop, groupRoom), groupHint, "rooms of 10") : undefined;
+  const result: B2Result = { target: kind, workers: run.spec.workers, sockets: pop.clients.length, pair, group };
+  if (kind === "ours") result.persistence = await persistence(run, pop, [pair, group]);
+  return result;
+}
+
+/** B3's building block: a fresh run with `workers` workers and only the rooms-of-2 search. */
+export async function runSmallRooms(
+  kind: TargetKind,
+  golden: Golden | undefined,
+  options: BenchOptions,
+  shape: { workers: number; agents: number; hint?: number; label: string },
+): Promise<B2Result> {
+  const sockets = options.quick ? 200 : 1000;
+  return withRun({ kind, workers: shape.workers, pin: false, agents: shape.agents }, golden, options.log, async (run) => {
+    const pop = population(await run.accounts(sockets), 1, (u) => [pairRoom(u)]);
+    await connectAll(run, pop, "B3");
+    return searchSmallRooms(run, pop, kind, options, { group: false, hints: { pair: shape.hint }, label: shape.label });
+  });
+}
+
+/** Connects a population for a throughput scenario: every socket must be in, every join acked. */
+export async function connectAll(run: Run, pop: Population, label: string): Promise<void> {
+  const connected = await run.connect(pop, {
+    trackIds: false,
+    resend: false,
+    rejoin: false,
+    reconnect: false,
+    deadlineMs: CONNECT_DEADLINE_MS,
+  });
+  if (connected.connected !== pop.clients.length || Object.keys(connected.joinFailures).length > 0) {
+    throw new Error(
+      `${label}: ${connected.connected}/${pop.clients.length} connected, join failures ${JSON.stringify(connected.joinFailures)} ${JSON.stringify(connected.failures)}`,
+    );
+  }
+}
+
+export function slotsFor(pop: Population, roomOf: (user: number) => string): Slot[] {
+  return pop.socketsOf.map((sockets, user) => ({ client: sockets[0] as number, room: roomOf(user) }));
+}
+
+/** Every acked message must be in its room's stream (the project's rule: persist, then ack). */
+async function persistence(run: Run, pop: Population, searches: (SearchResult | undefined)[]): Promise<{ acked: number; stored: number }> {
+  const keys = createKeys(REDIS_PREFIX);
+  const rooms = Object.keys(pop.fanout).filter((room) => room.startsWith("#b2-"));
+  const stored = await run.redis.streamLengths(rooms.map((room) => keys.log(room as Conversation, "bench")));
+  const acked = searches.flatMap((s) => s?.steps ?? []).reduce((n, step) => n + step.ackedTotal, 0);
+  return { acked, stored };
+}

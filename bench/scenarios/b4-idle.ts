@@ -1,0 +1,78 @@
+/**
+ * B4 idle memory: RSS of the whole server tree (primary + workers) before and after opening 10,000
+ * idle sockets, both after a full GC in every process (remote-gc.ts), divided by the sockets.
+ * Kernel socket buffers (~4 KB per socket) are not in RSS; the report says so.
+ * Also the idle CPU cost per connection-second (pings, presence heartbeats).
+ */
+import { collectGarbageAll, type GcResult } from "../lib/remote-gc.js";
+import type { TargetKind } from "../lib/target.js";
+import { sleep } from "../lib/time.js";
+import type { ConnectReport } from "../loadgen/protocol.js";
+import { type BenchOptions, between, MB, type Run, round } from "./harness.js";
+
+export interface B4Result {
+  target: TargetKind;
+  workers: number;
+  connections: number;
+  connectMs: number;
+  /** Initial connects per second achieved (ramp ≤ 2,000/s, ≤ 100 open handshakes per agent). */
+  connectPerSec: number;
+  connectFailed: number;
+  baseRssMB: number;
+  rssMB: number;
+  rssPerConnKB: number;
+  heapPerConnKB: number;
+  /** Whether every process could be garbage-collected before both readings. */
+  gc: boolean;
+  idleCpuUsPerConnSec: number;
+}
+
+export interface IdleBaseline {
+  rssBytes: number;
+  gc: GcResult;
+}
+
+/** The server tree's RSS (and heap) after a full GC in every process, before any socket connects. */
+export async function idleBaseline(run: Run): Promise<IdleBaseline> {
+  await sleep(1000);
+  const gc = await collectGarbageAll(run.target.sample().pids);
+  return { rssBytes: run.target.sample().rssBytes, gc };
+}
+
+/** B4 on a run whose sockets just connected (two-workers.ts): idle CPU, then RSS and heap after GC. */
+export async function measureIdle(
+  run: Run,
+  base: IdleBaseline,
+  connected: ConnectReport,
+  kind: TargetKind,
+  options: BenchOptions,
+): Promise<B4Result> {
+  await sleep(options.quick ? 1000 : 3000);
+  const a = await run.sample();
+  await sleep(options.quick ? 3000 : 10_000);
+  const b = await run.sample();
+  const idle = between(a, b);
+  const gcAfter = await collectGarbageAll(run.target.sample().pids);
+  const after = run.target.sample();
+  const n = connected.connected;
+  const gc = base.gc.ok && gcAfter.ok;
+  const result: B4Result = {
+    target: kind,
+    workers: run.spec.workers,
+    connections: n,
+    connectMs: connected.connectMs,
+    connectPerSec: connected.connectMs > 0 ? Math.round((n * 1000) / connected.connectMs) : 0,
+    connectFailed: connected.failed,
+    baseRssMB: round(base.rssBytes / MB, 1),
+    rssMB: round(after.rssBytes / MB, 1),
+    rssPerConnKB: n > 0 ? round((after.rssBytes - base.rssBytes) / n / 1024, 2) : 0,
+    heapPerConnKB: n > 0 && gc ? round((gcAfter.heapUsed - base.gc.heapUsed) / n / 1024, 2) : 0,
+    gc,
+    idleCpuUsPerConnSec: n > 0 ? round(idle.serverCpuUs / n / idle.seconds, 3) : 0,
+  };
+  options.log(
+    `  B4 ${kind} ${n} idle sockets (connected at ${result.connectPerSec}/s): ${result.rssPerConnKB} KB RSS/conn, ${result.heapPerConnKB} KB heap/conn ` +
+      `(${result.baseRssMB} → ${result.rssMB} MB, gc ${result.gc}), ${result.idleCpuUsPerConnSec} µs CPU per conn-second`,
+  );
+  return result;
+}

@@ -1,0 +1,502 @@
+/**
+ * The chat page: wires the socket, the store, the outbox and the views together. Everything the
+ * server says arrives here first and is routed to the store (what we know) and then to the views
+ * (what is shown); nothing else talks to the socket.
+ */
+import type { Conversation, Message, Welcome } from "../realtime/events.js";
+import { renderBanner } from "./banner.js";
+import { Composer } from "./composer.js";
+import { Connection, RequestError } from "./connection.js";
+import { byId, h } from "./dom.js";
+import { type HistoryState, MessageList } from "./message-list.js";
+import { Outbox, type OutboxEntry } from "./outbox.js";
+import { type ConversationItem, Sidebar } from "./sidebar.js";
+import { safeStorage } from "./storage.js";
+import { Store } from "./store.js";
+import { describeTypists, TypingAnnouncer, TypingTracker } from "./typing.js";
+
+const GENERAL = "#general";
+const PAGE_SIZE = 50;
+const ROOM = /^#[A-Za-z0-9_-]{1,32}$/;
+const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
+
+type Room = `#${string}`;
+type Direct = `@${string}`;
+
+/** Room and user names are case-insensitive on the server; one spelling here keeps maps consistent. */
+function normalize(conversation: string): Conversation {
+  return conversation.toLowerCase() as Conversation;
+}
+
+function isRoom(conversation: Conversation): conversation is Room {
+  return conversation.startsWith("#");
+}
+
+function describe(error: unknown): string {
+  if (error instanceof RequestError) {
+    if (error.code === "E_OFFLINE") return "You are offline; try again once reconnected.";
+    if (error.code === "E_TIMEOUT") return "The server did not answer in time; try again.";
+    return error.message;
+  }
+  return "Something went wrong.";
+}
+
+const app = byId("app", HTMLDivElement);
+const me = app.dataset.user ?? "";
+const local = safeStorage("localStorage");
+const session = safeStorage("sessionStorage");
+const activeKey = `chat:v1:active:${me.toLowerCase()}`;
+
+const store = new Store(me, local);
+const rooms = new Set<Room>([GENERAL]);
+const directs = new Set<Direct>();
+/** Lower-case name → spelling, of everyone online. */
+const online = new Map<string, string>();
+const historyStates = new Map<Conversation, HistoryState>();
+let active: Conversation = GENERAL;
+{
+  const saved = session?.getItem(activeKey);
+  if (saved && (ROOM.test(saved) || saved.startsWith("@"))) active = normalize(saved);
+}
+
+const els = {
+  banner: byId("connection", HTMLElement),
+  retryNow: byId("retry-now", HTMLButtonElement),
+  socketInstance: byId("socket-instance", HTMLElement),
+  title: byId("conversation-title", HTMLElement),
+  typing: byId("typing", HTMLElement),
+  notice: byId("notice", HTMLElement),
+  sidebarToggle: byId("sidebar-toggle", HTMLButtonElement),
+  scrim: byId("scrim", HTMLDivElement),
+  joinForm: byId("join-room-form", HTMLFormElement),
+  joinInput: byId("join-room-input", HTMLInputElement),
+  suggestions: byId("room-suggestions", HTMLDataListElement),
+  dmForm: byId("start-dm-form", HTMLFormElement),
+  dmInput: byId("start-dm-input", HTMLInputElement),
+  logoutForm: byId("logout-form", HTMLFormElement),
+};
+
+const connection = new Connection({
+  handshake: () => ({ lastIds: store.lastIdsForHandshake() }),
+  onState: (state) => {
+    renderBanner(els.banner, els.retryNow, state);
+    // The worker named there no longer serves us; the next welcome names the new one.
+    if (state !== "connected") els.socketInstance.dataset.stale = "true";
+  },
+  onSignedOut: () => {
+    store.flush();
+    window.location.assign("/login");
+  },
+});
+const { socket } = connection;
+
+const list = new MessageList(
+  {
+    scroller: byId("message-scroller", HTMLDivElement),
+    list: byId("messages", HTMLOListElement),
+    loadOlder: byId("load-older", HTMLButtonElement),
+    historyNote: byId("history-start", HTMLElement),
+    jump: byId("jump-latest", HTMLButtonElement),
+  },
+  me,
+  {
+    loadOlder: () => void loadOlder(),
+    retry: (clientId) => outbox.retry(clientId),
+    discard: (clientId) => outbox.discard(clientId),
+  },
+);
+
+const outbox = new Outbox(connection, session, `chat:v1:outbox:${me.toLowerCase()}`, {
+  changed: (entry) => {
+    if (normalize(entry.to) === active) list.upsertPending(entry);
+  },
+  confirmed: (entry, id, ts) => {
+    // The ack can beat our own message:new: show it as sent now; the later copy is a duplicate.
+    const message: Message = { id, ts, conversation: normalize(entry.to), from: me, text: entry.text, clientId: entry.clientId };
+    receive(message.conversation, [message], "ack");
+    list.removePending(entry.clientId);
+  },
+});
+
+const sidebar = new Sidebar(
+  {
+    rooms: byId("room-list", HTMLUListElement),
+    directs: byId("direct-list", HTMLUListElement),
+    online: byId("online-list", HTMLUListElement),
+    onlineCount: byId("online-count", HTMLElement),
+  },
+  {
+    open: (conversation) => open(conversation),
+    leave: (room) => void leaveRoom(room),
+    message: (user) => startDirect(user),
+  },
+);
+
+const typing = new TypingTracker((conversation) => {
+  if (conversation === active) renderTyping();
+});
+
+const textarea = byId("text", HTMLTextAreaElement);
+const announcer = new TypingAnnouncer(
+  (conversation) => connection.typing(conversation),
+  () => (textarea.value.trim() === "" ? undefined : active),
+);
+const composer = new Composer(byId("composer", HTMLFormElement), textarea, {
+  send: (text) => outbox.add(active, text),
+  typing: () => announcer.keystroke(active),
+});
+
+// ---- incoming -------------------------------------------------------------------------------
+
+socket.on("welcome", (welcome) => onWelcome(welcome));
+socket.on("message:new", (message) => {
+  // A DM is named `@Peer` as the peer registered: keep that spelling for the label.
+  if (message.conversation.startsWith("@")) store.rememberName(message.conversation.slice(1));
+  receive(normalize(message.conversation), [message], "live");
+});
+socket.on("history:truncated", ({ conversation, messages }) => {
+  const name = normalize(conversation);
+  track(name);
+  store.replace(name, messages);
+  historyStates.set(name, "more");
+  if (name === active) showActive();
+  refreshLists();
+});
+socket.on("room:joined", ({ room }) => {
+  const name = normalize(room) as Room;
+  track(name);
+  refreshLists();
+  void loadLatest(name);
+});
+socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as Room));
+socket.on("presence:update", ({ user, online: isOnline }) => {
+  if (isOnline) online.set(user.toLowerCase(), user);
+  else online.delete(user.toLowerCase());
+  store.rememberName(user);
+  renderOnline();
+  refreshLists();
+});
+socket.on("typing", ({ conversation, user }) => {
+  if (user.toLowerCase() !== me.toLowerCase()) typing.seen(normalize(conversation), user);
+});
+
+function onWelcome(welcome: Welcome): void {
+  els.socketInstance.textContent = welcome.instance;
+  delete els.socketInstance.dataset.stale;
+  els.socketInstance.title = `This socket is served by ${welcome.instance}`;
+  // Memberships are the server's: a room left in another tab while we were away is gone here too.
+  for (const room of [...rooms]) if (!welcome.rooms.some((r) => normalize(r) === room) && room !== GENERAL) forgetRoom(room);
+  for (const room of welcome.rooms) rooms.add(normalize(room) as Room);
+  for (const peer of welcome.directs ?? []) {
+    store.rememberName(peer.slice(1));
+    directs.add(normalize(peer) as Direct);
+  }
+  // Re-rendering the open conversation would throw away the reader's scroll position: only switch
+  // when the room it shows was left meanwhile.
+  if (isRoom(active) && !rooms.has(active)) open(GENERAL, { keepFocus: true });
+  else refreshLists();
+  void refreshPresence();
+  // The catch-up replay only covers conversations with a cursor, and only what is newer than it.
+  // After a reload the store is empty, and a conversation may have no cursor yet: fetch the
+  // latest page of those (ids de-duplicate the overlap with the replay).
+  for (const name of new Set<Conversation>([active, ...rooms, ...directs])) {
+    if (!store.get(name)?.historyLoaded || !store.hasCursor(name)) void loadLatest(name);
+  }
+  outbox.resume();
+}
+
+/** Adds messages to a conversation and shows what is new. */
+function receive(name: Conversation, messages: readonly Message[], source: "live" | "page" | "ack"): void {
+  const added = store.add(name, messages, source);
+  track(name);
+  for (const message of added) {
+    typing.stopped(name, message.from);
+    if (outbox.has(message.clientId)) outbox.confirm(message.clientId, message.id, message.ts);
+  }
+  if (added.length === 0) return;
+  if (name === active) {
+    list.add(added);
+    if (document.visibilityState === "visible") store.markRead(name);
+  }
+  refreshLists();
+}
+
+/** A conversation we get messages for is listed, even when the server has not said so yet. */
+function track(name: Conversation): void {
+  if (isRoom(name)) rooms.add(name);
+  else directs.add(name as Direct);
+}
+
+async function refreshPresence(): Promise<void> {
+  try {
+    const { users } = await connection.request("presence:list", {});
+    online.clear();
+    for (const user of users) {
+      online.set(user.toLowerCase(), user);
+      store.rememberName(user);
+    }
+    renderOnline();
+    refreshLists();
+  } catch {
+    // The next presence:update or reconnect corrects the list.
+  }
+}
+
+// ---- history --------------------------------------------------------------------------------
+
+async function loadLatest(name: Conversation): Promise<void> {
+  try {
+    const { messages } = await connection.request("history:fetch", { conversation: name, limit: PAGE_SIZE });
+    const state = store.ensure(name);
+    state.historyLoaded = true;
+    if (messages.length === 0) {
+      state.hasOlder = false;
+      store.markEmpty(name);
+    }
+    receive(name, messages, "page");
+    store.initRead(name);
+    if (name === active) {
+      list.setHistoryState(historyState(name));
+      requestAnimationFrame(() => list.checkPrefetch());
+    }
+  } catch (error) {
+    if (error instanceof RequestError && !isRoom(name) && (error.code === "E_NOT_FOUND" || error.code === "E_INVALID")) {
+      // A DM opened by name with a user who does not exist.
+      directs.delete(name as Direct);
+      store.remove(name);
+      notice(`No user named ${name.slice(1)}.`);
+      if (name === active) open(GENERAL);
+      else refreshLists();
+    }
+    // Anything else: the next welcome retries (historyLoaded is still false).
+  }
+}
+
+async function loadOlder(): Promise<void> {
+  const name = active;
+  const state = store.get(name);
+  if (!state || historyState(name) === "loading" || historyState(name) === "start") return;
+  const oldest = state.messages[0]?.id;
+  if (!oldest) {
+    if (!state.historyLoaded) void loadLatest(name);
+    return;
+  }
+  setHistoryState(name, "loading");
+  try {
+    const { messages } = await connection.request("history:fetch", { conversation: name, before: oldest, limit: PAGE_SIZE });
+    const added = store.add(name, messages, "older");
+    // Nothing new (an empty page, or a server ignoring `before`) means the start: never loop.
+    if (added.length === 0) state.hasOlder = false;
+    setHistoryState(name, state.hasOlder ? "more" : "start");
+    if (name === active) {
+      list.prepend(added);
+      requestAnimationFrame(() => list.checkPrefetch());
+    }
+  } catch {
+    setHistoryState(name, "error");
+  }
+}
+
+function historyState(name: Conversation): HistoryState {
+  if (store.get(name)?.hasOlder === false) return "start";
+  return historyStates.get(name) ?? "more";
+}
+
+function setHistoryState(name: Conversation, state: HistoryState): void {
+  historyStates.set(name, state);
+  if (name === active) list.setHistoryState(historyState(name));
+}
+
+// ---- conversations --------------------------------------------------------------------------
+
+function label(name: Conversation): string {
+  return isRoom(name) ? name : `@${store.displayName(name.slice(1))}`;
+}
+
+function open(name: Conversation, options: { keepFocus?: boolean } = {}): void {
+  active = name;
+  session?.setItem(activeKey, name);
+  track(name);
+  store.ensure(name);
+  showActive();
+  closeSidebar();
+  if (!options.keepFocus) composer.focus();
+  if (!store.get(name)?.historyLoaded && connection.connected) void loadLatest(name);
+}
+
+function showActive(): void {
+  const state = store.ensure(active);
+  list.show(
+    state.messages,
+    outbox.list().filter((entry: OutboxEntry) => normalize(entry.to) === active),
+    historyState(active),
+  );
+  els.title.textContent = label(active);
+  composer.setTarget(label(active));
+  renderTyping();
+  if (document.visibilityState === "visible") store.markRead(active);
+  refreshLists();
+}
+
+async function joinRoom(raw: string): Promise<void> {
+  const wanted = raw.trim().startsWith("#") ? raw.trim() : `#${raw.trim()}`;
+  if (!ROOM.test(wanted)) {
+    notice("A room name is 1–32 letters, digits, _ or -.");
+    return;
+  }
+  if (rooms.has(normalize(wanted) as Room)) {
+    open(normalize(wanted));
+    return;
+  }
+  try {
+    const { room, history } = await connection.request("room:join", { room: wanted });
+    const name = normalize(room);
+    track(name);
+    store.ensure(name).historyLoaded = true;
+    receive(name, history, "page");
+    store.initRead(name);
+    open(name);
+  } catch (error) {
+    notice(`Could not join ${wanted}: ${describe(error)}`);
+  }
+}
+
+async function leaveRoom(room: Conversation): Promise<void> {
+  if (!isRoom(room) || room === GENERAL) return;
+  try {
+    await connection.request("room:leave", { room });
+    forgetRoom(room);
+  } catch (error) {
+    notice(`Could not leave ${room}: ${describe(error)}`);
+  }
+}
+
+function forgetRoom(room: Room): void {
+  if (room === GENERAL || !rooms.delete(room)) return;
+  store.remove(room);
+  historyStates.delete(room);
+  if (active === room) open(GENERAL, { keepFocus: true });
+  else refreshLists();
+}
+
+function startDirect(raw: string): void {
+  const user = raw.trim().replace(/^@/, "");
+  if (!USERNAME.test(user)) {
+    notice("A username is 3–32 letters, digits, _ . or -.");
+    return;
+  }
+  if (user.toLowerCase() === me.toLowerCase()) {
+    notice("That is you. Pick someone else to message.");
+    return;
+  }
+  // The presence list or a message knows the registered spelling; the typed one is a fallback.
+  if (!store.knowsName(user)) store.rememberName(user);
+  open(normalize(`@${user}`));
+}
+
+// ---- rendering ------------------------------------------------------------------------------
+
+function refreshLists(): void {
+  const item = (name: Conversation): ConversationItem => ({
+    name,
+    label: label(name),
+    unread: name === active && document.visibilityState === "visible" ? 0 : store.unread(name),
+    active: name === active,
+    leavable: isRoom(name) && name !== GENERAL,
+    ...(isRoom(name) ? {} : { online: online.has(name.slice(1)) }),
+  });
+  const roomItems = [...rooms].sort((a, b) => (a === GENERAL ? -1 : b === GENERAL ? 1 : a.localeCompare(b))).map(item);
+  const directItems = [...directs].sort((a, b) => a.localeCompare(b)).map(item);
+  sidebar.renderConversations(roomItems, directItems);
+  const total = [...roomItems, ...directItems].reduce((sum, entry) => sum + entry.unread, 0);
+  document.title = `${total > 0 ? `(${total}) ` : ""}${label(active)} · Chat`;
+}
+
+function renderOnline(): void {
+  sidebar.renderOnline([...online.values()], me);
+}
+
+function renderTyping(): void {
+  els.typing.textContent = describeTypists(typing.typists(active).map((user) => store.displayName(user)));
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function notice(text: string): void {
+  els.notice.replaceChildren(h("span", {}, text));
+  els.notice.hidden = false;
+  if (noticeTimer !== undefined) clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    els.notice.hidden = true;
+  }, 6_000);
+}
+
+// ---- page chrome ----------------------------------------------------------------------------
+
+function closeSidebar(): void {
+  app.classList.remove("sidebar-open");
+  els.sidebarToggle.setAttribute("aria-expanded", "false");
+  els.scrim.hidden = true;
+}
+
+els.sidebarToggle.addEventListener("click", () => {
+  const open = !app.classList.contains("sidebar-open");
+  app.classList.toggle("sidebar-open", open);
+  els.sidebarToggle.setAttribute("aria-expanded", String(open));
+  els.scrim.hidden = !open;
+});
+els.scrim.addEventListener("click", closeSidebar);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && app.classList.contains("sidebar-open")) {
+    closeSidebar();
+    els.sidebarToggle.focus();
+  }
+});
+
+els.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = els.joinInput.value;
+  els.joinInput.value = "";
+  void joinRoom(value);
+});
+els.joinInput.addEventListener("focus", () => void suggestRooms());
+
+async function suggestRooms(): Promise<void> {
+  try {
+    const { rooms: all } = await connection.request("rooms:list", {});
+    els.suggestions.replaceChildren(
+      ...all
+        .filter(({ room }) => !rooms.has(normalize(room) as Room))
+        .map(({ room, members }) =>
+          h("option", { attrs: { value: room, label: `${room} · ${members} member${members === 1 ? "" : "s"}` } }),
+        ),
+    );
+  } catch {
+    // Suggestions are a convenience; typing a name still works.
+  }
+}
+
+els.dmForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = els.dmInput.value;
+  els.dmInput.value = "";
+  startDirect(value);
+});
+
+els.retryNow.addEventListener("click", () => connection.retryNow());
+
+els.logoutForm.addEventListener("submit", () => {
+  // Unsent text must not outlive the session on a shared computer; the form then posts as usual.
+  outbox.clear();
+  store.flush();
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState !== "visible") return;
+  store.markRead(active);
+  refreshLists();
+});
+window.addEventListener("pagehide", () => store.flush());
+
+renderBanner(els.banner, els.retryNow, connection.state);
+showActive();
+connection.start();

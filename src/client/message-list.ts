@@ -1,0 +1,256 @@
+/**
+ * The message list of the open conversation: ordered insertion, pending and failed sends at the
+ * bottom, auto-scroll that leaves a reader who scrolled up where they are, and the "load older"
+ * trigger at the top.
+ */
+import type { Message } from "../realtime/events.js";
+import { h } from "./dom.js";
+import { compareIds } from "./ids.js";
+import { linkify } from "./linkify.js";
+import type { OutboxEntry } from "./outbox.js";
+import { fullTime, shortTime } from "./time.js";
+
+export type HistoryState = "more" | "loading" | "start" | "error";
+
+export interface MessageListElements {
+  scroller: HTMLElement;
+  list: HTMLOListElement;
+  loadOlder: HTMLButtonElement;
+  historyNote: HTMLElement;
+  jump: HTMLButtonElement;
+}
+
+export interface MessageListHandlers {
+  loadOlder(): void;
+  retry(clientId: string): void;
+  discard(clientId: string): void;
+}
+
+/** Within this many pixels of the bottom the reader is "at the bottom" and new messages scroll in. */
+const STICK_PX = 80;
+/** Start fetching older messages this close to the top, before the reader actually hits it. */
+const PREFETCH_PX = 240;
+
+export class MessageList {
+  private readonly confirmed = new Map<string, HTMLLIElement>();
+  private readonly pending = new Map<string, HTMLLIElement>();
+  private historyState: HistoryState = "more";
+  private unseen = 0;
+  private scrollQueued = false;
+
+  constructor(
+    private readonly els: MessageListElements,
+    private readonly me: string,
+    private readonly handlers: MessageListHandlers,
+  ) {
+    els.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    els.loadOlder.addEventListener("click", () => handlers.loadOlder());
+    els.jump.addEventListener("click", () => this.scrollToBottom());
+    els.list.addEventListener("click", (event) => this.onListClick(event));
+  }
+
+  /** Renders a conversation from scratch, scrolled to its newest message. */
+  show(messages: readonly Message[], pending: readonly OutboxEntry[], historyState: HistoryState): void {
+    this.confirmed.clear();
+    this.pending.clear();
+    const fragment = document.createDocumentFragment();
+    for (const message of messages) fragment.append(this.confirmedItem(message));
+    for (const entry of pending) fragment.append(this.pendingItem(entry));
+    // The list is a live region (role=log): a whole conversation swapped in is not news to read out.
+    this.els.list.setAttribute("aria-busy", "true");
+    this.els.list.replaceChildren(fragment);
+    requestAnimationFrame(() => this.els.list.removeAttribute("aria-busy"));
+    this.setHistoryState(historyState);
+    this.unseen = 0;
+    this.scrollToBottom();
+  }
+
+  /** New messages of this conversation (already de-duplicated by the store). */
+  add(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const stick = this.atBottom();
+    let fromOthers = 0;
+    let mine = false;
+    for (const message of messages) {
+      if (this.confirmed.has(message.id)) continue;
+      const pendingItem = this.pending.get(message.clientId);
+      if (pendingItem) {
+        pendingItem.remove();
+        this.pending.delete(message.clientId);
+      }
+      this.insert(this.confirmedItem(message));
+      if (this.isMine(message.from)) mine = true;
+      else fromOthers++;
+    }
+    if (stick || mine) this.scrollToBottom();
+    else if (fromOthers > 0) {
+      this.unseen += fromOthers;
+      this.updateJump();
+    }
+  }
+
+  /** An older page: inserted above without moving what the reader is looking at. */
+  prepend(messages: readonly Message[]): void {
+    const { scroller } = this.els;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    const fresh = messages.filter((message) => !this.confirmed.has(message.id));
+    const first = this.els.list.querySelector<HTMLElement>("li[data-state=sent]")?.dataset.id;
+    const last = fresh.at(-1);
+    if (last && (!first || compareIds(last.id, first) < 0)) {
+      // The usual case: a whole page older than everything shown goes on top in one insert.
+      const fragment = document.createDocumentFragment();
+      for (const message of fresh) {
+        const item = this.confirmedItem(message);
+        this.confirmed.set(message.id, item);
+        fragment.append(item);
+      }
+      this.els.list.prepend(fragment);
+    } else {
+      for (const message of fresh) this.insert(this.confirmedItem(message));
+    }
+    scroller.scrollTop = scroller.scrollHeight - fromBottom;
+  }
+
+  upsertPending(entry: OutboxEntry): void {
+    const item = this.pendingItem(entry);
+    const existing = this.pending.get(entry.clientId);
+    if (existing) existing.replaceWith(item);
+    else this.els.list.append(item);
+    this.pending.set(entry.clientId, item);
+    this.scrollToBottom();
+  }
+
+  removePending(clientId: string): void {
+    this.pending.get(clientId)?.remove();
+    this.pending.delete(clientId);
+  }
+
+  setHistoryState(state: HistoryState): void {
+    this.historyState = state;
+    const { loadOlder, historyNote } = this.els;
+    loadOlder.hidden = state === "start";
+    loadOlder.disabled = state === "loading";
+    loadOlder.textContent = state === "loading" ? "Loading…" : state === "error" ? "Retry loading older messages" : "Load older messages";
+    historyNote.hidden = state !== "start";
+  }
+
+  /** Called after a page loaded: a short conversation may still not fill the screen. */
+  checkPrefetch(): void {
+    if (this.historyState === "more" && this.els.scroller.scrollTop < PREFETCH_PX) this.handlers.loadOlder();
+  }
+
+  atBottom(): boolean {
+    const { scroller } = this.els;
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < STICK_PX;
+  }
+
+  scrollToBottom(): void {
+    const { scroller } = this.els;
+    scroller.scrollTop = scroller.scrollHeight;
+    this.unseen = 0;
+    this.updateJump();
+  }
+
+  private onScroll(): void {
+    // Scroll events come in bursts: handle at most one per frame.
+    if (this.scrollQueued) return;
+    this.scrollQueued = true;
+    requestAnimationFrame(() => {
+      this.scrollQueued = false;
+      if (this.atBottom() && this.unseen > 0) {
+        this.unseen = 0;
+        this.updateJump();
+      }
+      this.checkPrefetch();
+    });
+  }
+
+  private updateJump(): void {
+    const { jump } = this.els;
+    jump.hidden = this.unseen === 0;
+    jump.textContent = this.unseen === 1 ? "1 new message ↓" : `${this.unseen} new messages ↓`;
+  }
+
+  /** Confirmed messages in id order, above every pending one. */
+  private insert(item: HTMLLIElement): void {
+    const id = item.dataset.id ?? "";
+    this.confirmed.set(id, item);
+    const { list } = this.els;
+    // Walk up from the bottom to the newest confirmed message older than this one: live messages
+    // stop at the first step, and prepend() handles whole older pages without walking.
+    let anchor = list.lastElementChild as HTMLElement | null;
+    while (anchor && (anchor.dataset.state !== "sent" || compareIds(anchor.dataset.id ?? "", id) > 0)) {
+      anchor = anchor.previousElementSibling as HTMLElement | null;
+    }
+    list.insertBefore(item, anchor ? anchor.nextElementSibling : list.firstElementChild);
+  }
+
+  private confirmedItem(message: Message): HTMLLIElement {
+    return this.item(message.from, message.text, "sent", {
+      id: message.id,
+      clientId: message.clientId,
+      ts: message.ts,
+    });
+  }
+
+  private pendingItem(entry: OutboxEntry): HTMLLIElement {
+    const item = this.item(this.me, entry.text, entry.state, { clientId: entry.clientId, ts: entry.createdAt });
+    if (entry.state === "failed") {
+      item.append(
+        h(
+          "div",
+          { class: "message-actions" },
+          h("span", { class: "message-error", attrs: { role: "alert" } }, `Not sent: ${entry.error ?? "error"}`),
+          h("button", { attrs: { type: "button" }, dataset: { action: "retry", testid: "retry" } }, "Retry"),
+          h("button", { attrs: { type: "button" }, dataset: { action: "discard" } }, "Discard"),
+        ),
+      );
+    }
+    return item;
+  }
+
+  private item(
+    from: string,
+    text: string,
+    state: "sent" | "pending" | "failed",
+    ids: { id?: string; clientId: string; ts: number },
+  ): HTMLLIElement {
+    const own = this.isMine(from);
+    const status = state === "pending" ? "Sending…" : state === "failed" ? "Not sent" : null;
+    const date = new Date(ids.ts);
+    const item = h(
+      "li",
+      {
+        class: `message${own ? " own" : ""}${state === "sent" ? "" : ` ${state}`}`,
+        dataset: { testid: "message", state, from, clientId: ids.clientId, own: String(own) },
+      },
+      h(
+        "div",
+        { class: "message-meta" },
+        h("span", { class: "message-from" }, own ? `${from} (you)` : from),
+        " ",
+        h("time", { class: "message-time", attrs: { datetime: date.toISOString(), title: fullTime(ids.ts) } }, shortTime(ids.ts)),
+        status && h("span", { class: "message-status", dataset: { testid: "message-status" } }, status),
+      ),
+      h("p", { class: "message-text", dataset: { testid: "message-text" } }, linkify(text)),
+    );
+    if (ids.id) item.dataset.id = ids.id;
+    if (state === "pending") item.setAttribute("aria-busy", "true");
+    return item;
+  }
+
+  private onListClick(event: MouseEvent): void {
+    const button = (event.target as Element | null)?.closest("button[data-action]");
+    const clientId = button?.closest<HTMLElement>("li[data-client-id]")?.dataset.clientId;
+    if (!(button instanceof HTMLButtonElement) || !clientId) return;
+    if (button.dataset.action === "retry") this.handlers.retry(clientId);
+    if (button.dataset.action === "discard") {
+      this.removePending(clientId);
+      this.handlers.discard(clientId);
+    }
+  }
+
+  private isMine(from: string): boolean {
+    return from.toLowerCase() === this.me.toLowerCase();
+  }
+}

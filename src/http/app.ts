@@ -1,0 +1,101 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
+import type { Config } from "../config.js";
+import { AppError, toErrorBody } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import type { Counters, MetricsSample } from "../lib/metrics.js";
+import { STATIC_DIR, TEMPLATES_DIR } from "../lib/paths.js";
+import { isRedisUnavailable } from "../store/redis.js";
+import type { Accounts } from "./accounts.js";
+import { apiAuthRoutes, formAuthRoutes } from "./routes/auth.js";
+import { type Health, healthRoutes } from "./routes/health.js";
+import { metricsRoutes } from "./routes/metrics.js";
+import { pageRoutes } from "./routes/pages.js";
+import { sameOriginOnly, securityHeaders } from "./security.js";
+import { isExpired, type SessionMiddleware } from "./session.js";
+import { useHandlebars } from "./views.js";
+
+export interface AppDeps {
+  counters: Counters;
+  /** Samples of every worker of the host, for GET /metrics. */
+  metrics(): Promise<MetricsSample[]>;
+  config: Config;
+  log: Logger;
+  session: SessionMiddleware;
+  accounts: Accounts;
+  health: Health;
+  /** "<host>/<pid>" of this worker, shown on every page. */
+  instance: string;
+  endSockets(sessionId: string): void;
+}
+
+/** The Express app of one worker: pages, the JSON API and health checks. It never listens itself. */
+export function createApp(deps: AppDeps): Express {
+  const { config } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
+  useHandlebars(app, TEMPLATES_DIR, config.production);
+
+  app.use(securityHeaders);
+  app.use((_req, _res, next) => {
+    deps.counters.httpRequests++;
+    next();
+  });
+  app.use(healthRoutes(deps.health));
+  app.use(metricsRoutes(deps.metrics));
+  app.use("/static", express.static(STATIC_DIR, { maxAge: config.production ? "1h" : 0, index: false }));
+  app.use(deps.session, endExpiredSession(config));
+  app.use(sameOriginOnly(config.allowedOrigins));
+  app.use("/api", requireJson, express.json({ limit: "16kb" }), apiAuthRoutes(deps, config.sessionCookie));
+  app.use(formAuthRoutes(deps, config.sessionCookie));
+  app.use(pageRoutes(deps.instance));
+  app.use((_req, _res, next) => next(new AppError("E_NOT_FOUND", "no such page")));
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+function endExpiredSession(config: Config): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.session?.user || !isExpired(req.session, config)) return next();
+    req.session.destroy((err) => next(err));
+  };
+}
+
+const requireJson: RequestHandler = (req, _res, next) => {
+  if (req.method === "POST" && !req.is("application/json")) {
+    return next(new AppError("E_INVALID", "Content-Type must be application/json"));
+  }
+  next();
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const appError = toAppError(err);
+    if (!appError) log.error({ err, url: req.originalUrl }, "request failed");
+    const error = appError ?? new AppError("E_INTERNAL", "internal error");
+    const body = toErrorBody(error);
+    if (error.retryAfter) res.setHeader("Retry-After", String(error.retryAfter));
+    if (res.headersSent) return;
+    const wantsJson = req.originalUrl.startsWith("/api/") || !req.accepts("html");
+    res.status(error.status);
+    if (wantsJson) res.json({ error: body });
+    else res.type("text/plain").send(`${error.status} ${body.message}`);
+  };
+}
+
+function toAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (isRedisUnavailable(err)) return new AppError("E_UNAVAILABLE", "storage is unavailable, retry shortly", 1);
+  const parserError = err as BodyParserError;
+  if (parserError.type === "entity.too.large") return new AppError("E_TOO_LONG", "request body too large");
+  if (parserError.type === "entity.parse.failed") return new AppError("E_INVALID", "malformed JSON body");
+  if (typeof parserError.status === "number" && parserError.status >= 400 && parserError.status < 500) {
+    return new AppError("E_INVALID", "bad request");
+  }
+  return undefined;
+}

@@ -1,0 +1,92 @@
+import { type Request, type Response, Router, urlencoded } from "express";
+import { AppError } from "../../lib/errors.js";
+import type { Accounts, Credentials } from "../accounts.js";
+
+export interface AuthRouteDeps {
+  accounts: Accounts;
+  instance: string;
+  /** Ends every socket of a session, on every worker, after telling it `session:ended`. */
+  endSockets(sessionId: string): void;
+}
+
+/** Starts a fresh session for the user: a new id defeats session fixation. */
+async function logIn(req: Request, user: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  req.session.user = user;
+  req.session.createdAt = Date.now();
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
+
+async function logOut(req: Request, res: Response, deps: AuthRouteDeps, cookieName: string): Promise<void> {
+  const id = req.sessionID;
+  if (req.session?.user) {
+    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+    deps.endSockets(id);
+  }
+  res.clearCookie(cookieName, { path: "/" });
+}
+
+function credentials(body: unknown): Credentials {
+  const { username, password } = (body ?? {}) as Record<string, unknown>;
+  return { username, password };
+}
+
+/** Browser forms: plain posts that work without JavaScript; errors re-render the form. */
+export function formAuthRoutes(deps: AuthRouteDeps, cookieName: string): Router {
+  const router = Router();
+  const form = urlencoded({ extended: false, limit: "4kb" });
+
+  const handle = (page: "login" | "register", action: (req: Request) => Promise<string>) => async (req: Request, res: Response) => {
+    try {
+      await logIn(req, await action(req));
+      res.redirect(303, "/");
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      const username = typeof req.body?.username === "string" ? req.body.username.slice(0, 32) : "";
+      if (err.retryAfter) res.setHeader("Retry-After", String(err.retryAfter));
+      res
+        .status(err.status)
+        .render(page, { title: page === "login" ? "Sign in" : "Register", page, error: err.message, username, instance: deps.instance });
+    }
+  };
+
+  router.post(
+    "/login",
+    form,
+    handle("login", (req) => deps.accounts.login(credentials(req.body), req.ip ?? "")),
+  );
+  router.post(
+    "/register",
+    form,
+    handle("register", (req) => deps.accounts.register(credentials(req.body), req.ip ?? "")),
+  );
+  router.post("/logout", form, async (req, res) => {
+    await logOut(req, res, deps, cookieName);
+    res.redirect(303, "/login");
+  });
+  return router;
+}
+
+/** The JSON API for native clients and tests (docs/protocol.md). */
+export function apiAuthRoutes(deps: AuthRouteDeps, cookieName: string): Router {
+  const router = Router();
+  router.post("/register", async (req, res) => {
+    const user = await deps.accounts.register(credentials(req.body), req.ip ?? "");
+    await logIn(req, user);
+    res.json({ user });
+  });
+  router.post("/login", async (req, res) => {
+    const user = await deps.accounts.login(credentials(req.body), req.ip ?? "");
+    await logIn(req, user);
+    res.json({ user });
+  });
+  router.post("/logout", async (req, res) => {
+    await logOut(req, res, deps, cookieName);
+    res.json({});
+  });
+  router.get("/session", (req, res) => {
+    if (!req.session?.user) throw new AppError("E_UNAUTHORIZED", "not logged in");
+    res.json({ user: req.session.user });
+  });
+  return router;
+}

@@ -1,0 +1,18 @@
+import { Router } from "express";
+
+/** Server-rendered pages; the chat page's behaviour comes from static/js/chat.js. */
+export function pageRoutes(instance: string): Router {
+  const router = Router();
+  router.get("/", (req, res) => {
+    const user = req.session?.user;
+    if (!user) return res.redirect(302, "/login");
+    res.render("chat", { title: "Chat", page: "chat", script: "chat", user, instance });
+  });
+  for (const page of ["login", "register"] as const) {
+    router.get(`/${page}`, (req, res) => {
+      if (req.session?.user) return res.redirect(302, "/");
+      res.render(page, { title: page === "login" ? "Sign in" : "Register", page, instance });
+    });
+  }
+  return router;
+}

@@ -1,0 +1,134 @@
+import cluster, { type Worker } from "node:cluster";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../lib/logger.js";
+
+export interface SupervisorOptions {
+  workers: number;
+  /** Environment added to every worker's (the resolved REDIS_URL). */
+  env: Record<string, string>;
+  /** How long a worker may take to drain before it is killed. */
+  shutdownTimeoutMs: number;
+  /** How long a new worker may take to report ready. */
+  startTimeoutMs: number;
+  log: Logger;
+}
+
+type WorkerMessage = { type?: string; instance?: string };
+
+const CRASH_WINDOW_MS = 60_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Keeps WORKERS workers alive: respawns unexpected exits (backing off exponentially while they
+ * crash-loop), restarts them one at a time, and drains them all on shutdown.
+ */
+export class Supervisor {
+  private readonly intended = new WeakSet<Worker>();
+  /** Every live worker, routable or not (cluster.workers holds only the routable ones). */
+  private readonly live = new Set<Worker>();
+  private readonly crashes: number[] = [];
+  private stopping = false;
+
+  constructor(private readonly options: SupervisorOptions) {
+    cluster.on("exit", (worker, code, signal) => this.onExit(worker, code, signal));
+  }
+
+  /** Forks every worker and resolves when all report ready. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.options.workers }, () => this.fork()));
+  }
+
+  /** SIGHUP: replaces each worker in turn, the next only once its replacement is ready. */
+  async rollingRestart(): Promise<void> {
+    const old = [...this.live].filter((w) => !this.intended.has(w));
+    this.options.log.info({ workers: old.length }, "rolling restart");
+    for (const worker of old) {
+      if (this.stopping) return;
+      await this.fork();
+      await this.retire(worker);
+    }
+    this.options.log.info("rolling restart done");
+  }
+
+  /** SIGTERM/SIGINT: asks every worker to drain, and kills those still running at the deadline. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.live].map((worker) => this.retire(worker)));
+  }
+
+  private fork(): Promise<Worker> {
+    const worker = cluster.fork(this.options.env);
+    this.live.add(worker);
+    // @socket.io/sticky routes to any entry of cluster.workers, and a connection handed to a worker
+    // that has not set up its IPC listener yet is lost (the client hangs until its timeout): the
+    // worker becomes routable only when it reports ready.
+    this.unroute(worker);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker ${worker.id} not ready in time`)), this.options.startTimeoutMs);
+      timer.unref();
+      const onMessage = (message: WorkerMessage) => {
+        if (message?.type !== "worker:ready") return;
+        cleanup();
+        if (!this.stopping && cluster.workers) cluster.workers[worker.id] = worker;
+        this.options.log.info({ workerId: worker.id, instance: message.instance }, "worker ready");
+        resolve(worker);
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new Error(`worker ${worker.id} exited before it was ready`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        worker.off("message", onMessage);
+        worker.off("exit", onExit);
+      };
+      worker.on("message", onMessage);
+      worker.once("exit", onExit);
+    });
+  }
+
+  /** Stops routing to a worker, lets it drain its clients (they reconnect elsewhere), then waits for its exit. */
+  private async retire(worker: Worker): Promise<void> {
+    this.intended.add(worker);
+    this.unroute(worker);
+    const exited = new Promise<void>((resolve) => {
+      if (worker.isDead()) resolve();
+      else worker.once("exit", () => resolve());
+    });
+    if (!worker.isDead()) worker.send({ type: "worker:shutdown" }, () => undefined);
+    const result = await Promise.race([exited.then(() => "exited" as const), sleep(this.options.shutdownTimeoutMs)]);
+    if (result !== "exited") {
+      this.options.log.warn({ workerId: worker.id }, "worker did not drain in time; killing it");
+      worker.process.kill("SIGKILL");
+      await exited;
+    }
+  }
+
+  /** Takes a worker out of sticky routing (Node itself removes it from cluster.workers once it exits). */
+  private unroute(worker: Worker): void {
+    if (cluster.workers) delete cluster.workers[worker.id];
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    this.live.delete(worker);
+    const expected = this.stopping || this.intended.has(worker);
+    this.options.log[expected ? "info" : "warn"]({ workerId: worker.id, workerPid: worker.process.pid, code, signal }, "worker exited");
+    if (expected) return;
+    const delay = this.backoff();
+    if (delay > 0) this.options.log.warn({ delayMs: delay }, "workers are crash-looping; backing off");
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.fork().catch((err: Error) => this.options.log.error({ err: err.message }, "respawn failed"));
+    }, delay).unref();
+  }
+
+  /** 0 for an isolated crash; doubling from 1 s while crashes keep coming within a minute. */
+  private backoff(): number {
+    const now = Date.now();
+    this.crashes.push(now);
+    while (this.crashes.length > 0 && now - (this.crashes[0] ?? now) > CRASH_WINDOW_MS) this.crashes.shift();
+    const recent = this.crashes.length;
+    if (recent <= this.options.workers) return 0;
+    return Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (recent - this.options.workers - 1));
+  }
+}

@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Config } from "../config.js";
+import { usernameKey } from "../domain/names.js";
+import { isAllowedOrigin } from "../http/security.js";
+import { isExpired, runMiddleware, type SessionMiddleware, type SessionRequest } from "../http/session.js";
+import { AppError } from "../lib/errors.js";
+import type { RateLimiter } from "../store/rate-limits.js";
+import type { ChatServer } from "./context.js";
+
+type EngineRequest = SessionRequest & { _query?: Record<string, string> };
+type EngineMiddleware = (req: EngineRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** Refuses cross-site handshakes (cross-site WebSocket hijacking): 403 before anything else runs. */
+export function allowSameOrigin(config: Config) {
+  return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void => {
+    const ok = isAllowedOrigin(req.headers.origin, req.headers["sec-fetch-site"], req.headers.host, config.allowedOrigins);
+    callback(ok ? null : "origin not allowed", ok);
+  };
+}
+
+/**
+ * Loads the session on the handshake only (not on every polling request) and rate-limits
+ * connections per user. Failures here are HTTP errors the client retries with backoff, which is
+ * what a Redis outage must look like; a missing login is decided later, in `requireLogin`.
+ */
+export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLimiter, config: Config): EngineMiddleware {
+  return (req, res, next) => {
+    if (req._query?.sid !== undefined) return next();
+    (async () => {
+      await runMiddleware(session, req, res);
+      const user = req.session?.user;
+      if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
+    })().then(
+      () => next(),
+      (err: unknown) => {
+        if (err instanceof AppError && err.code === "E_RATE_LIMITED") {
+          res.writeHead(429, { "Retry-After": String(err.retryAfter ?? 1), "Content-Type": "text/plain" });
+          res.end("too many connections");
+          return;
+        }
+        next(err);
+      },
+    );
+  };
+}
+
+/**
+ * A socket connects only for a logged-in session, and takes its user from that session. Refusing
+ * here yields `connect_error` "unauthorized", after which the client does not retry by itself.
+ */
+export function requireLogin(io: ChatServer, config: Config): void {
+  io.use((socket, next) => {
+    const req = socket.request as SessionRequest;
+    const session = req.session;
+    const user = session?.user;
+    if (!session || !user || !req.sessionID || isExpired(session, config)) {
+      const err = new Error("unauthorized") as Error & { data: unknown };
+      err.data = { code: "E_UNAUTHORIZED", message: "log in first" };
+      return next(err);
+    }
+    socket.data = { user, sessionId: req.sessionID, sessionCreatedAt: session.createdAt ?? Date.now() };
+    // The handshake request lives as long as the socket; drop the session copy it no longer needs.
+    delete req.session;
+    next();
+  });
+}

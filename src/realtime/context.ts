@@ -1,0 +1,39 @@
+import type { Server, Socket } from "socket.io";
+import type { Config } from "../config.js";
+import type { Logger } from "../lib/logger.js";
+import type { Counters } from "../lib/metrics.js";
+import type { MessageStore } from "../store/messages.js";
+import type { PresenceStore } from "../store/presence.js";
+import type { RateLimiter } from "../store/rate-limits.js";
+import type { RoomStore } from "../store/rooms.js";
+import type { UserStore } from "../store/users.js";
+import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
+
+// biome-ignore lint/complexity/noBannedTypes: socket.io's slot for server-to-server events; we have none.
+export type InterServerEvents = {};
+
+export interface SocketData {
+  user: string;
+  sessionId: string;
+  /** When the session logged in (ms), for the absolute timeout. */
+  sessionCreatedAt: number;
+}
+
+export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** What every realtime feature may use; built once per worker by the composition root. */
+export interface RealtimeDeps {
+  config: Config;
+  log: Logger;
+  instance: string;
+  users: UserStore;
+  rooms: RoomStore;
+  messages: MessageStore;
+  presence: PresenceStore;
+  limiter: RateLimiter;
+  counters: Counters;
+}
+
+/** The socket.io room of every socket of one login session (logout ends them all). */
+export const sessionChannel = (sessionId: string): string => `session:${sessionId}`;

@@ -1,0 +1,67 @@
+/**
+ * The socket.io wire protocol (docs/protocol.md), shared by the server and the browser client.
+ * Type-only imports, so the browser bundle takes nothing from the server.
+ */
+import type { ErrorBody } from "../lib/error-codes.js";
+
+export type Conversation = `#${string}` | `@${string}`;
+
+export interface Message {
+  /** Redis stream id "<ms>-<seq>": orders the messages of one conversation. */
+  id: string;
+  /** `#room`, or `@peer` from the receiver's point of view. */
+  conversation: Conversation;
+  from: string;
+  text: string;
+  /** ms since the epoch, as stamped by Redis. */
+  ts: number;
+  clientId: string;
+}
+
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
+export type AckFn<T> = (reply: Ack<T>) => void;
+
+export interface RoomSummary {
+  room: `#${string}`;
+  members: number;
+}
+
+export interface HandshakeAuth {
+  /** The newest message id the client holds per conversation: the server replays what is newer. */
+  lastIds?: Record<string, string>;
+}
+
+export interface ClientToServerEvents {
+  "room:join": (payload: { room: string }, ack: AckFn<{ room: `#${string}`; history: Message[] }>) => void;
+  "room:leave": (payload: { room: string }, ack: AckFn<Record<string, never>>) => void;
+  "message:send": (payload: { to: string; text: string; clientId: string }, ack: AckFn<{ id: string; ts: number }>) => void;
+  "history:fetch": (
+    payload: { conversation: string; before?: string; after?: string; limit?: number },
+    ack: AckFn<{ messages: Message[] }>,
+  ) => void;
+  "rooms:list": (payload: Record<string, never>, ack: AckFn<{ rooms: RoomSummary[] }>) => void;
+  "presence:list": (payload: Record<string, never>, ack: AckFn<{ users: string[] }>) => void;
+  typing: (payload: { to: string }) => void;
+}
+
+export interface Welcome {
+  user: string;
+  /** "<host>/<worker pid>": the host and worker serving this socket. */
+  instance: string;
+  rooms: `#${string}`[];
+  /** Peers the user has direct conversations with, as `@name`. */
+  directs: `@${string}`[];
+}
+
+export interface ServerToClientEvents {
+  welcome: (welcome: Welcome) => void;
+  "message:new": (message: Message) => void;
+  /** Catch-up could not replay every missed message: here is the latest page instead. */
+  "history:truncated": (payload: { conversation: Conversation; messages: Message[] }) => void;
+  /** Another socket of the same user joined or left a room. */
+  "room:joined": (payload: { room: `#${string}` }) => void;
+  "room:left": (payload: { room: `#${string}` }) => void;
+  "presence:update": (payload: { user: string; online: boolean }) => void;
+  typing: (payload: { conversation: Conversation; user: string }) => void;
+  "session:ended": () => void;
+}

@@ -1,0 +1,68 @@
+import type { Server as HttpServer } from "node:http";
+import { Server } from "socket.io";
+import type { SessionMiddleware } from "../http/session.js";
+import type { SessionKeeper } from "../store/sessions.js";
+import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
+import { onConnection } from "./connection.js";
+import type { ChatServer, RealtimeDeps } from "./context.js";
+import { createDelivery, type Delivery } from "./delivery.js";
+import { startPresenceHeartbeat } from "./presence.js";
+import { endSessionSockets, startSessionWatch } from "./sessions.js";
+
+export interface RealtimeOptions extends RealtimeDeps {
+  session: SessionMiddleware;
+  sessions: SessionKeeper;
+  /** Resolves once the worker's delivery feed reader has delivered everything stored so far. */
+  syncFeed(timeoutMs: number): Promise<void>;
+  /** The socket.io adapter: how broadcasts reach the other workers (redis or cluster). */
+  adapter?: Parameters<ChatServer["adapter"]>[0];
+}
+
+export interface Realtime {
+  io: ChatServer;
+  delivery: Delivery;
+  endSessionSockets(sessionId: string): void;
+  /** Closes every client transport: clients reconnect by themselves and catch up from their last ids. */
+  reconnectAll(): void;
+  /** Stops timers and sends every client (and any that still arrives) to reconnect elsewhere. */
+  drain(): void;
+}
+
+/** The socket.io side of one worker, on an http.Server it does not own or listen on. */
+export function createRealtime(server: HttpServer, options: RealtimeOptions): Realtime {
+  const { config } = options;
+  const io: ChatServer = new Server(server, {
+    maxHttpBufferSize: config.limits.socketMaxBytes,
+    allowRequest: allowSameOrigin(config),
+    serveClient: false,
+  });
+  if (options.adapter) io.adapter(options.adapter);
+  io.engine.use(handshakeMiddleware(options.session, options.limiter, config));
+  requireLogin(io, config);
+
+  const delivery = createDelivery(io, options.syncFeed, options.counters);
+  let draining = false;
+  io.on("connection", (socket) => {
+    if (draining) socket.conn.close();
+    else onConnection(io, socket, options, delivery);
+  });
+  const stopHeartbeat = startPresenceHeartbeat(io, options.presence, config.presenceTtlSeconds, options.log);
+  const stopWatch = startSessionWatch(io, options.sessions, config, options.log);
+
+  const reconnectAll = (): void => {
+    for (const socket of io.of("/").sockets.values()) socket.conn.close();
+  };
+
+  return {
+    io,
+    delivery,
+    endSessionSockets: (sessionId) => endSessionSockets(io, sessionId),
+    reconnectAll,
+    drain() {
+      draining = true;
+      stopHeartbeat();
+      stopWatch();
+      reconnectAll();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { parseClientId, parseLimit, parseText } from "../domain/messages.js";
+import { type Conversation, type DirectName, isDirect, parseConversation, peerOf } from "../domain/names.js";
+import { isStreamId } from "../domain/stream-ids.js";
+import { AppError, invalid } from "../lib/errors.js";
+import type { Counters } from "../lib/metrics.js";
+import type { ChatSocket, RealtimeDeps } from "./context.js";
+import { objectPayload, withAck } from "./with-ack.js";
+
+/**
+ * Resolves a conversation as the client named it to the canonical form: lower-case rooms the socket
+ * belongs to, or `@Name` (as registered) of an existing user.
+ */
+async function resolve(socket: ChatSocket, deps: RealtimeDeps, value: unknown): Promise<Conversation> {
+  const conversation = parseConversation(value);
+  if (!isDirect(conversation)) {
+    if (!socket.rooms.has(conversation)) throw new AppError("E_FORBIDDEN", `join ${conversation} first`);
+    return conversation;
+  }
+  const name = await deps.users.displayName(peerOf(conversation));
+  if (name === undefined) throw new AppError("E_NOT_FOUND", `no user ${conversation}`);
+  return `@${name}` as DirectName;
+}
+
+/**
+ * Runs a send unless this worker already has `max` waiting on Redis: under overload, sends are
+ * refused at once (counted, E_RATE_LIMITED) instead of queueing in memory without bound.
+ */
+async function shedWhenSaturated<T>(counters: Counters, max: number, send: () => Promise<T>): Promise<T> {
+  if (counters.sendsInFlight >= max) {
+    counters.sendsShed++;
+    throw new AppError("E_RATE_LIMITED", "server busy, retry shortly", 1);
+  }
+  counters.sendsInFlight++;
+  try {
+    return await send();
+  } finally {
+    counters.sendsInFlight--;
+  }
+}
+
+export function registerMessages(socket: ChatSocket, deps: RealtimeDeps): void {
+  const { log, messages, rooms, config } = deps;
+  const { limits } = config;
+  const user = socket.data.user;
+  const sendRate = { rate: limits.sendRate, burst: limits.sendBurst };
+  /** Direct conversations already recorded for this user, to skip a write per message. */
+  const knownDirects = new Set<string>();
+
+  socket.on(
+    "message:send",
+    withAck(log, "message:send", async (raw) => {
+      const payload = objectPayload(raw);
+      const text = parseText(payload.text, limits);
+      const clientId = parseClientId(payload.clientId);
+      const stored = await shedWhenSaturated(deps.counters, limits.sendMaxInFlight, async () => {
+        const to = await resolve(socket, deps, payload.to);
+        const appended = await messages.append({ to, from: user, text, clientId }, sendRate);
+        if (isDirect(to) && !knownDirects.has(to)) {
+          await rooms.addDirect(user, peerOf(to));
+          knownDirects.add(to);
+        }
+        return appended;
+      });
+      if (stored.created) deps.counters.messagesStored++;
+      return { id: stored.id, ts: stored.ts };
+    }),
+  );
+
+  socket.on(
+    "history:fetch",
+    withAck(log, "history:fetch", async (raw) => {
+      const payload = objectPayload(raw);
+      const conversation = await resolve(socket, deps, payload.conversation);
+      const limit = parseLimit(payload.limit, limits.historyPage, limits.historyPageMax);
+      const { before, after } = payload;
+      if (before !== undefined && after !== undefined) throw invalid("give before or after, not both");
+      if (before !== undefined) {
+        if (!isStreamId(before)) throw invalid("before must be a message id");
+        return { messages: await messages.before(conversation, user, before, limit) };
+      }
+      if (after !== undefined) {
+        if (!isStreamId(after)) throw invalid("after must be a message id");
+        return { messages: await messages.after(conversation, user, after, limit) };
+      }
+      return { messages: await messages.latest(conversation, user, limit) };
+    }),
+  );
+}

@@ -1,0 +1,50 @@
+import { type Conversation, isDirect, peerOf, usernameKey } from "../domain/names.js";
+
+/** Every Redis key name, under one prefix, so several deployments (or tests) share a Redis safely. */
+export interface Keys {
+  readonly prefix: string;
+  user(name: string): string;
+  /** connect-redis's prefix; `session(id)` is one session's key under it. */
+  sessions: string;
+  session(id: string): string;
+  sessionSecret: string;
+  /** The stream of a conversation as `viewer` names it; a DM pair shares one stream. */
+  log(conversation: Conversation, viewer: string): string;
+  dedupe(log: string, from: string, clientId: string): string;
+  /** Every message of every conversation, in the order stored: what workers tail to deliver. */
+  feed: string;
+  rooms: string;
+  roomMembers(room: string): string;
+  userRooms(user: string): string;
+  userDirects(user: string): string;
+  presenceOnline: string;
+  presenceWorkers: string;
+  presenceWorker(workerId: string): string;
+  rate(kind: string, subject: string): string;
+}
+
+export function createKeys(prefix: string): Keys {
+  const k = (suffix: string): string => `${prefix}${suffix}`;
+  return {
+    prefix,
+    user: (name) => k(`user:${usernameKey(name)}`),
+    sessions: k("sess:"),
+    session: (id) => k(`sess:${id}`),
+    sessionSecret: k("session-secret"),
+    log: (conversation, viewer) => {
+      if (!isDirect(conversation)) return k(`log:${conversation}`);
+      const pair = [usernameKey(viewer), peerOf(conversation)].sort();
+      return k(`log:@${pair[0]}:@${pair[1]}`);
+    },
+    dedupe: (log, from, clientId) => k(`dedupe:${log.slice(prefix.length)}:${usernameKey(from)}:${clientId}`),
+    feed: k("feed"),
+    rooms: k("rooms"),
+    roomMembers: (room) => k(`members:${room}`),
+    userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),
+    userDirects: (user) => k(`directs-of:${usernameKey(user)}`),
+    presenceOnline: k("presence:online"),
+    presenceWorkers: k("presence:workers"),
+    presenceWorker: (workerId) => k(`presence:worker:${workerId}`),
+    rate: (kind, subject) => k(`rate:${kind}:${subject}`),
+  };
+}

@@ -1,0 +1,117 @@
+import type { Keys } from "./keys.js";
+import { guarded, type Redis } from "./redis.js";
+import { lua } from "./scripts.js";
+
+/**
+ * Who is online across every worker of every host. Each worker counts its own connections per user
+ * in its own hash and heartbeats; a global hash holds the total per user, so "went online/offline"
+ * is decided atomically in Redis and announced once, however many tabs or workers are involved.
+ */
+export interface PresenceStore {
+  /** Counts a new connection; true when the user just came online. */
+  connect(user: string): Promise<boolean>;
+  /** Uncounts a connection; true when the user just went offline. */
+  disconnect(user: string): Promise<boolean>;
+  /** Marks this worker alive; re-registers its connections if it had been swept as dead. Returns users that came back online. */
+  heartbeat(): Promise<string[]>;
+  /** Removes workers silent for longer than the TTL; returns the users that went offline. */
+  sweep(): Promise<string[]>;
+  /** Removes this worker's connections (graceful stop); returns the users that went offline. */
+  leave(): Promise<string[]>;
+  online(): Promise<string[]>;
+}
+
+const CONNECT = lua(`
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)`);
+
+const DISCONNECT = lua(`
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+local total = redis.call('HINCRBY', KEYS[2], ARGV[1], -1)
+if total <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
+return total`);
+
+// Removes one worker's connections from the totals: its users that are nowhere else go offline.
+const REMOVE_WORKER = lua(`
+local entries = redis.call('HGETALL', KEYS[1])
+local gone = {}
+for i = 1, #entries, 2 do
+  local total = redis.call('HINCRBY', KEYS[2], entries[i], -tonumber(entries[i + 1]))
+  if total <= 0 then
+    redis.call('HDEL', KEYS[2], entries[i])
+    table.insert(gone, entries[i])
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return gone`);
+
+// Redis's clock, not the hosts', decides who is stale.
+const HEARTBEAT = lua(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+if known then return 1 end
+return 0`);
+
+const STALE = lua(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`);
+
+const RESTORE = lua(`
+local back = {}
+for i = 1, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], tonumber(ARGV[i + 1]))
+  if redis.call('HINCRBY', KEYS[2], ARGV[i], tonumber(ARGV[i + 1])) == tonumber(ARGV[i + 1]) then
+    table.insert(back, ARGV[i])
+  end
+end
+return back`);
+
+export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, ttlSeconds: number): PresenceStore {
+  const mine = keys.presenceWorker(workerId);
+  /** This worker's own counts, to restore them if it was wrongly swept (e.g. a long GC pause). */
+  const local = new Map<string, number>();
+  let registered = false;
+
+  const removeWorker = async (id: string): Promise<string[]> =>
+    (await guarded(() => REMOVE_WORKER.run(redis, [keys.presenceWorker(id), keys.presenceOnline, keys.presenceWorkers], [id]))) as string[];
+
+  return {
+    async connect(user) {
+      local.set(user, (local.get(user) ?? 0) + 1);
+      const total = await guarded(() => CONNECT.run(redis, [mine, keys.presenceOnline], [user]));
+      return total === 1;
+    },
+    async disconnect(user) {
+      const count = (local.get(user) ?? 0) - 1;
+      if (count > 0) local.set(user, count);
+      else local.delete(user);
+      const total = await guarded(() => DISCONNECT.run(redis, [mine, keys.presenceOnline], [user]));
+      return (total as number) <= 0;
+    },
+    async heartbeat() {
+      const known = await guarded(() => HEARTBEAT.run(redis, [keys.presenceWorkers], [workerId]));
+      const wasSwept = known === 0 && registered;
+      registered = true;
+      if (!wasSwept || local.size === 0) return [];
+      const args = [...local].flatMap(([user, count]) => [user, String(count)]);
+      return (await guarded(() => RESTORE.run(redis, [mine, keys.presenceOnline], args))) as string[];
+    },
+    async sweep() {
+      const stale = (await guarded(() => STALE.run(redis, [keys.presenceWorkers], [String(ttlSeconds * 1000)]))) as string[];
+      const gone: string[] = [];
+      for (const id of stale) if (id !== workerId) gone.push(...(await removeWorker(id)));
+      return gone;
+    },
+    async leave() {
+      local.clear();
+      return removeWorker(workerId);
+    },
+    async online() {
+      return guarded(() => redis.hKeys(keys.presenceOnline));
+    },
+  };
+}

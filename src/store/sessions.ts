@@ -1,0 +1,39 @@
+import { randomBytes } from "node:crypto";
+import { RedisStore } from "connect-redis";
+import type { Keys } from "./keys.js";
+import { guarded, type Redis } from "./redis.js";
+
+export function createSessionStore(redis: Redis, keys: Keys, idleSeconds: number): RedisStore {
+  return new RedisStore({ client: redis, prefix: keys.sessions, ttl: idleSeconds });
+}
+
+/**
+ * Outside production a secret is generated once and kept in Redis (SET NX), so every worker and
+ * host signs cookies alike and sessions survive restarts without any setup.
+ */
+export async function sharedDevSecret(redis: Redis, keys: Keys): Promise<string> {
+  await guarded(() => redis.set(keys.sessionSecret, randomBytes(32).toString("base64url"), { NX: true }));
+  const secret = await guarded(() => redis.get(keys.sessionSecret));
+  if (!secret) throw new Error("session secret vanished from Redis");
+  return secret;
+}
+
+/** What sockets need of sessions: keeping open ones alive and noticing ended ones. */
+export interface SessionKeeper {
+  /** Refreshes the idle timeout of these sessions; returns the ids that still exist. */
+  keepAlive(ids: readonly string[]): Promise<Set<string>>;
+  destroy(id: string): Promise<void>;
+}
+
+export function createSessionKeeper(redis: Redis, keys: Keys, idleSeconds: number): SessionKeeper {
+  return {
+    async keepAlive(ids) {
+      if (ids.length === 0) return new Set();
+      const touched = await guarded(() => Promise.all(ids.map((id) => redis.expire(keys.session(id), idleSeconds))));
+      return new Set(ids.filter((_, i) => touched[i] === 1));
+    },
+    async destroy(id) {
+      await guarded(() => redis.del(keys.session(id)));
+    },
+  };
+}

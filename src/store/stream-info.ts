@@ -1,0 +1,19 @@
+import type { Redis } from "./redis.js";
+
+/**
+ * The newest id ever trimmed or deleted from a stream ("0-0" if none, or no stream). Redis 7 tracks
+ * it exactly, so "did a reader miss entries after id X?" is `maxDeletedId > X`.
+ */
+export async function maxDeletedId(redis: Redis, key: string): Promise<string> {
+  let info: unknown;
+  try {
+    info = await redis.sendCommand(["XINFO", "STREAM", key]);
+  } catch (err) {
+    if (err instanceof Error && /no such key/i.test(err.message)) return "0-0";
+    throw err;
+  }
+  // RESP2 answers a flat [field, value, ...] array, RESP3 a map.
+  const fields: unknown[] = Array.isArray(info) ? info : Object.entries(info as Record<string, unknown>).flat();
+  const at = fields.indexOf("max-deleted-entry-id");
+  return at >= 0 ? String(fields[at + 1]) : "0-0";
+}

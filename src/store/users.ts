@@ -1,0 +1,51 @@
+import { GENERAL_ROOM } from "../domain/names.js";
+import type { Keys } from "./keys.js";
+import { guarded, type Redis } from "./redis.js";
+import { lua } from "./scripts.js";
+
+export interface Account {
+  /** The name as the user typed it at registration (display form). */
+  name: string;
+  passwordHash: string;
+  created: number;
+}
+
+export interface UserStore {
+  /** Creates the account and its #general membership; false when the name (case-insensitively) is taken. */
+  create(account: Account): Promise<boolean>;
+  find(name: string): Promise<Account | undefined>;
+  /** The display form of an existing user's name, or undefined. */
+  displayName(name: string): Promise<string | undefined>;
+}
+
+// One script so an account never exists without its #general membership.
+const CREATE = lua(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'name', ARGV[1], 'hash', ARGV[2], 'created', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[4])
+return 1`);
+
+export function createUserStore(redis: Redis, keys: Keys): UserStore {
+  return {
+    async create(account) {
+      const created = await guarded(() =>
+        CREATE.run(
+          redis,
+          [keys.user(account.name), keys.userRooms(account.name), keys.roomMembers(GENERAL_ROOM), keys.rooms],
+          [account.name, account.passwordHash, String(account.created), GENERAL_ROOM],
+        ),
+      );
+      return created === 1;
+    },
+    async find(name) {
+      const fields = await guarded(() => redis.hGetAll(keys.user(name)));
+      if (!fields.name || !fields.hash) return undefined;
+      return { name: fields.name, passwordHash: fields.hash, created: Number(fields.created) };
+    },
+    async displayName(name) {
+      return (await guarded(() => redis.hGet(keys.user(name), "name"))) ?? undefined;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import cluster from "node:cluster";
+import { randomUUID } from "node:crypto";
+import { createServer, type Server as HttpServer } from "node:http";
+import { createAdapter as createClusterAdapter } from "@socket.io/cluster-adapter";
+import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
+import { setupWorker } from "@socket.io/sticky";
+import type { Config } from "../config.js";
+import { createAccounts } from "../http/accounts.js";
+import { createApp } from "../http/app.js";
+import { createSessionMiddleware } from "../http/session.js";
+import type { Logger } from "../lib/logger.js";
+import { Counters } from "../lib/metrics.js";
+import { createRealtime, type Realtime } from "../realtime/index.js";
+import { announce } from "../realtime/presence.js";
+import { startFeedReader } from "../store/feed.js";
+import { createKeys } from "../store/keys.js";
+import { createMessageStore } from "../store/messages.js";
+import { createPresenceStore } from "../store/presence.js";
+import { createRateLimiter } from "../store/rate-limits.js";
+import { closeRedis, connectRedis, type Redis } from "../store/redis.js";
+import { createRoomStore } from "../store/rooms.js";
+import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
+import { createUserStore } from "../store/users.js";
+import { hostMetrics } from "./metrics.js";
+
+/** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
+const FEED_LIMIT = 100_000;
+const DEDUPE_SECONDS = 86_400;
+
+export interface ChatWorker {
+  /** The worker's HTTP server; in a cluster the primary hands it connections, in tests it may listen. */
+  server: HttpServer;
+  realtime: Realtime;
+  instance: string;
+  /** Drains clients (they reconnect elsewhere), leaves presence and closes every Redis connection. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds one worker: Redis clients, stores, the Express app and socket.io. The only place where
+ * concrete objects are wired together; tests build as many as they need in one process.
+ */
+export async function createWorker(config: Config, log: Logger): Promise<ChatWorker> {
+  const url = config.redisUrl ?? config.redisLocalUrl;
+  const instance = `${config.hostName}/${process.pid}`;
+  const keys = createKeys(config.redisPrefix);
+  const redis = await connectRedis({ url, name: "main", log });
+  const feedClient = await connectRedis({ url, name: "feed", log });
+  const clients: Redis[] = [redis, feedClient];
+  const adapter = await buildAdapter(config, redis, log, clients);
+
+  const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
+  const session = createSessionMiddleware(config, createSessionStore(redis, keys, config.sessionIdleSeconds), secret);
+  const users = createUserStore(redis, keys);
+  const limiter = createRateLimiter(redis, keys);
+  const presence = createPresenceStore(redis, keys, `${instance}#${randomUUID().slice(0, 8)}`, config.presenceTtlSeconds);
+  await presence.heartbeat(); // registered before the first connection, so a crash is always swept
+  const messages = createMessageStore(redis, keys, {
+    historyLimit: config.limits.historyLimit,
+    feedLimit: FEED_LIMIT,
+    dedupeSeconds: DEDUPE_SECONDS,
+  });
+
+  let accepting = false;
+  const counters = new Counters();
+  let realtime: Realtime | undefined;
+  // Started before socket.io exists: until then there are no sockets to deliver to.
+  const feed = await startFeedReader(
+    feedClient,
+    redis,
+    keys,
+    {
+      deliver: (batch) => realtime?.delivery.deliver(batch),
+      // Deliveries were lost to trimming: reconnecting makes every client catch up from its last id.
+      lost: () => realtime?.reconnectAll(),
+    },
+    log,
+  );
+  const app = createApp({
+    counters,
+    metrics: hostMetrics(counters, () => realtime?.io.engine.clientsCount ?? 0),
+    config,
+    log,
+    session,
+    accounts: createAccounts(users, limiter, config.limits),
+    instance,
+    endSockets: (sessionId) => realtime?.endSessionSockets(sessionId),
+    health: {
+      accepting: () => accepting,
+      redisReachable: () =>
+        redis.ping().then(
+          () => true,
+          () => false,
+        ),
+    },
+  });
+  // The app must be the server's request listener before socket.io attaches: engine.io then
+  // answers /socket.io/ itself and hands every other request to the app.
+  const server = createServer(app);
+  realtime = createRealtime(server, {
+    config,
+    log,
+    instance,
+    users,
+    rooms: createRoomStore(redis, keys),
+    messages,
+    presence,
+    limiter,
+    counters,
+    session,
+    sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
+    syncFeed: (timeoutMs) => feed.sync(timeoutMs),
+    adapter,
+  });
+  const live = realtime;
+
+  accepting = true;
+
+  return {
+    server,
+    realtime: live,
+    instance,
+    async stop() {
+      accepting = false;
+      live.drain();
+      announce(live.io, await presence.leave().catch(() => []), false);
+      await feed.stop();
+      await new Promise<void>((resolve) => live.io.close(() => resolve()));
+      await Promise.allSettled(clients.map((client) => closeRedis(client)));
+    },
+  };
+}
+
+async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: Redis[]) {
+  if (config.adapter === "cluster") return cluster.isWorker ? createClusterAdapter() : undefined;
+  // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.
+  const sub = await connectRedis({ url: config.redisUrl ?? config.redisLocalUrl, name: "adapter-sub", log, failFast: false });
+  clients.push(sub);
+  return createRedisAdapter(redis, sub, { key: `${config.redisPrefix}socket.io` });
+}
+
+/** Runs a worker under the cluster primary: connections arrive over IPC, never via listen(). */
+export async function runWorker(config: Config, log: Logger): Promise<void> {
+  const worker = await createWorker(config, log);
+  setupWorker(worker.realtime.io);
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, "worker stopping");
+    const force = setTimeout(() => process.exit(0), config.shutdownTimeoutMs);
+    force.unref();
+    worker.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error({ err }, "worker stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("message", (message: { type?: string }) => {
+    if (message?.type === "worker:shutdown") stop("asked by primary");
+  });
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  // The primary is gone (killed): nobody will hand us connections any more.
+  process.on("disconnect", () => stop("primary gone"));
+  process.send?.({ type: "worker:ready", instance: worker.instance });
+  log.info({ instance: worker.instance, adapter: config.adapter }, "worker ready");
+}

@@ -1,0 +1,245 @@
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { PROJECT_ROOT } from "../../src/lib/paths.js";
+import { type ChatClient, type Connected, call, connect, registerUser, send, settle } from "../helpers/clients.js";
+import { alive, pidOf, startCluster, type TestCluster } from "../helpers/cluster.js";
+import { freePort, startRedis } from "../helpers/redis.js";
+
+const redis = await startRedis();
+t.teardown(() => redis.stop());
+
+const sockets: ChatClient[] = [];
+t.teardown(() => {
+  for (const socket of sockets) socket.close();
+});
+
+/** Pids of the workers the primary saw become ready (after `since`), from its own log lines. */
+function readyWorkers(cluster: TestCluster, since = 0): number[] {
+  return cluster.logs
+    .filter((l) => l.msg === "worker ready" && l.role === "primary" && (l.time as number) > since)
+    .map((l) => pidOf(l.instance as string));
+}
+
+/** Connects new clients (polling, then upgrade, through the sticky primary) until two workers serve them. */
+async function twoWorkers(cluster: TestCluster, cookie: string): Promise<[Connected, Connected]> {
+  const byInstance = new Map<string, Connected>();
+  for (let i = 0; i < 20 && byInstance.size < 2; i++) {
+    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"], reconnection: true });
+    sockets.push(client.socket);
+    if (!byInstance.has(client.welcome.instance)) byInstance.set(client.welcome.instance, client);
+  }
+  const clients = [...byInstance.values()];
+  if (clients.length < 2) throw new Error("all clients landed on one worker");
+  return clients as [Connected, Connected];
+}
+
+t.test("cluster > clients on two workers > a message crosses workers", async (t) => {
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c1:" });
+  t.teardown(() => cluster.stop());
+  const { cookie } = await registerUser(cluster.url);
+  const [one, two] = await twoWorkers(cluster, cookie);
+  t.not(one.welcome.instance, two.welcome.instance);
+  const ack = await send(one.socket, "#general", "across workers");
+  await settle(() => two.received.some((m) => m.id === ack.id));
+  t.equal(two.received.filter((m) => m.id === ack.id).length, 1);
+
+  const metrics = await (await fetch(`${cluster.url}/metrics`)).text();
+  for (const instance of [one.welcome.instance, two.welcome.instance]) {
+    t.match(metrics, new RegExp(`chat_sockets\\{worker="${pidOf(instance)}"\\} [1-9]`), "GET /metrics covers every worker of the host");
+  }
+  t.match(metrics, /chat_messages_stored_total\{worker="\d+"\} 1/);
+});
+
+t.test("cluster > ADAPTER=cluster > a message crosses workers through the primary", async (t) => {
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c2:", ADAPTER: "cluster" });
+  t.teardown(() => cluster.stop());
+  const { cookie } = await registerUser(cluster.url);
+  const [one, two] = await twoWorkers(cluster, cookie);
+  const updates: string[] = [];
+  two.socket.on("session:ended", () => updates.push("ended"));
+  const ack = await send(one.socket, "#general", "via cluster adapter");
+  await settle(() => two.received.some((m) => m.id === ack.id));
+  t.equal(two.received.filter((m) => m.id === ack.id).length, 1);
+});
+
+t.test("cluster > kill -9 a worker > respawned, and its client reconnects by itself and sends again", async (t) => {
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c3:" });
+  t.teardown(() => cluster.stop());
+  const { cookie } = await registerUser(cluster.url);
+  const [victim, witness] = await twoWorkers(cluster, cookie);
+  const victimPid = pidOf(victim.welcome.instance);
+  const rewelcome = new Promise<{ instance: string; at: number }>((resolve) =>
+    victim.socket.once("welcome", (w) => resolve({ instance: w.instance, at: Date.now() })),
+  );
+  const killedAt = Date.now();
+  process.kill(victimPid, "SIGKILL");
+
+  const respawned = await cluster.waitForLog((l) => l.msg === "worker ready" && l.role === "primary" && (l.time as number) > killedAt);
+  const respawnMs = (respawned.time as number) - killedAt;
+  const back = await rewelcome;
+  const reconnectMs = back.at - killedAt;
+  t.not(back.instance, victim.welcome.instance, "served by a live worker");
+  t.ok(
+    cluster.logs.some((l) => l.msg === "worker exited" && l.signal === "SIGKILL" && l.workerPid === victimPid),
+    "exit logged with its signal",
+  );
+  t.comment(`respawn took ${respawnMs} ms; the client was back in ${reconnectMs} ms`);
+
+  const ack = await send(victim.socket, "#general", "after the crash");
+  await settle(() => witness.received.some((m) => m.id === ack.id));
+  t.equal(witness.received.filter((m) => m.id === ack.id).length, 1);
+});
+
+t.test("cluster > SIGHUP > workers replaced one at a time; clients keep chatting", async (t) => {
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c4:" });
+  t.teardown(() => cluster.stop());
+  const { cookie } = await registerUser(cluster.url);
+  const [one, two] = await twoWorkers(cluster, cookie);
+  const before = new Set(readyWorkers(cluster));
+  // Both workers are replaced, so both clients are greeted again once their rooms are rejoined.
+  const rewelcomed = Promise.all([one, two].map(({ socket }) => new Promise((resolve) => socket.once("welcome", resolve))));
+  const hupAt = Date.now();
+  cluster.proc.kill("SIGHUP");
+  await cluster.waitForLog((l) => l.msg === "rolling restart done", 60_000);
+  const after = readyWorkers(cluster, hupAt);
+  t.equal(after.length, 2, "two new workers");
+  for (const pid of after) t.notOk(before.has(pid));
+  for (const pid of before) t.notOk(alive(pid), `old worker ${pid} exited`);
+  const exits = cluster.logs.filter((l) => l.msg === "worker exited" && (l.time as number) > hupAt);
+  t.ok(
+    exits.every((l) => l.code === 0),
+    "old workers drained and exited 0",
+  );
+  await rewelcomed;
+  const ack = await send(one.socket, "#general", "after the restart");
+  await settle(() => two.received.some((m) => m.id === ack.id));
+  t.equal(two.received.filter((m) => m.id === ack.id).length, 1);
+});
+
+t.test("primary > hostile client traffic > keeps serving", async (t) => {
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c5:" });
+  t.teardown(() => cluster.stop());
+  const { port } = new URL(cluster.url);
+  const payloads = [
+    "GARBAGE\r\n\r\n",
+    "GET / HTTP/1.1\r\n", // half a request, then reset
+    'POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"a":', // body never finished
+    `GET /?sid=${"A".repeat(20)} HTTP/1.1\r\nHost: x\r\n\r\n`, // an unknown sticky sid
+    `GET / HTTP/1.1\r\nHost: x\r\nX: ${"y".repeat(70_000)}\r\n\r\n`, // oversized header
+    "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS hello on the plain port
+  ];
+  for (let round = 0; round < 5; round++) {
+    await Promise.all(
+      payloads.map(
+        (payload, i) =>
+          new Promise<void>((resolve) => {
+            const socket = tcpConnect(Number(port), "127.0.0.1", () => {
+              socket.write(payload);
+              setTimeout(() => (i % 2 === 0 ? socket.resetAndDestroy() : socket.destroy()), 20);
+            });
+            socket.on("error", () => undefined);
+            socket.on("close", () => resolve());
+          }),
+      ),
+    );
+  }
+  t.ok(alive(cluster.proc.pid as number), "primary alive");
+  const res = await fetch(`${cluster.url}/healthz`);
+  t.equal(res.status, 200);
+  const { cookie } = await registerUser(cluster.url);
+  const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"] });
+  sockets.push(client.socket);
+  t.ok(client.welcome.user);
+});
+
+t.test("primary > no REDIS_URL and nothing on the local port > embedded redis-server, all stopped by SIGTERM", async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "chat-data-"));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const nothingThere = await freePort();
+  const cluster = await startCluster({
+    REDIS_LOCAL_URL: `redis://127.0.0.1:${nothingThere}`,
+    DATA_DIR: dataDir,
+    SHUTDOWN_TIMEOUT_MS: "5000",
+  });
+  const started = await cluster.waitForLog((l) => l.msg === "started embedded redis-server");
+  const redisPid = started.redisPid as number;
+  const workerPids = readyWorkers(cluster);
+  t.equal(workerPids.length, 2);
+  const { cookie } = await registerUser(cluster.url);
+  t.ok(cookie, "works against the embedded Redis");
+
+  const stoppedAt = Date.now();
+  const code = await cluster.stop(15_000);
+  const tookMs = Date.now() - stoppedAt;
+  t.equal(code, 0, "primary exits 0");
+  t.ok(tookMs < 10_000, `stopped in ${tookMs} ms`);
+  for (const pid of [...workerPids, redisPid]) t.notOk(alive(pid), `process ${pid} gone`);
+});
+
+t.test("config > invalid values > exit non-zero naming every bad variable", async (t) => {
+  const run = spawnSync(process.execPath, [join(PROJECT_ROOT, "dist/src/main.js")], {
+    env: { PATH: process.env.PATH, PORT: "abc", ADAPTER: "carrier-pigeon", NODE_ENV: "production" },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  t.equal(run.status, 1);
+  t.match(run.stderr, "PORT");
+  t.match(run.stderr, "ADAPTER");
+  t.match(run.stderr, "SESSION_SECRET");
+});
+
+t.test("config > production with a secret > runs", async (t) => {
+  const cluster = await startCluster({
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: `c6${randomUUID().slice(0, 4)}:`,
+    NODE_ENV: "production",
+    SESSION_SECRET: randomUUID() + randomUUID(),
+    WORKERS: "1",
+  });
+  t.teardown(() => cluster.stop());
+  const { cookie } = await registerUser(cluster.url);
+  t.ok(cookie);
+});
+
+t.test("presence > the only worker of a user is killed -9 > the others see them offline within PRESENCE_TTL", async (t) => {
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c7:", PRESENCE_TTL: "3" });
+  t.teardown(() => cluster.stop());
+  const watcher = await registerUser(cluster.url);
+  const { user, cookie } = await registerUser(cluster.url);
+  const [watching] = await twoWorkers(cluster, watcher.cookie);
+  const updates: { user: string; online: boolean; at: number }[] = [];
+  watching.socket.on("presence:update", (u) => updates.push({ ...u, at: Date.now() }));
+  // The user's one socket, on the worker the watcher is not on, and it will not reconnect.
+  let victim: Connected | undefined;
+  for (let i = 0; i < 20 && !victim; i++) {
+    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"] });
+    if (client.welcome.instance !== watching.welcome.instance) victim = client;
+    else client.socket.close();
+  }
+  if (!victim) throw new Error("could not place the user on the other worker");
+  sockets.push(victim.socket);
+  // Probing connections came and went: start counting once the user is online through the victim.
+  for (let i = 0; i < 50; i++) {
+    const list = await call<{ users: string[] }>(watching.socket, "presence:list", {});
+    if (list.ok && list.data.users.includes(user)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  updates.length = 0;
+  const killedAt = Date.now();
+  process.kill(pidOf(victim.welcome.instance), "SIGKILL");
+  await settle(() => updates.some((u) => u.user === user && !u.online), 15_000, 0);
+  const offlineAfter = (updates.find((u) => u.user === user && !u.online)?.at ?? 0) - killedAt;
+  t.ok(offlineAfter <= 3000 + 1000 + 1500, `offline after ${offlineAfter} ms (TTL 3 s + one heartbeat)`);
+  t.ok(offlineAfter > 0, "announced after the kill");
+  t.same(
+    updates.filter((u) => u.user === user).map((u) => u.online),
+    [false],
+    "exactly one offline",
+  );
+});

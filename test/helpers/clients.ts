@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import { io, type Socket } from "socket.io-client";
+import type { Ack, ClientToServerEvents, Message, ServerToClientEvents, Welcome } from "../../src/realtime/events.js";
+
+export type ChatClient = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export const uniqueName = (prefix = "u"): string => `${prefix}${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+export const PASSWORD = "correct horse battery";
+
+export interface HttpReply {
+  status: number;
+  body: unknown;
+  cookie: string | undefined;
+  headers: Headers;
+}
+
+/** A JSON request; returns the session cookie (name=value) the server set, if any. */
+export async function api(base: string, path: string, body?: unknown, cookie?: string): Promise<HttpReply> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (cookie) headers.cookie = cookie;
+  const res = await fetch(`${base}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    redirect: "manual",
+  });
+  const text = await res.text();
+  const setCookie = res.headers.get("set-cookie");
+  return {
+    status: res.status,
+    body: text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text,
+    cookie: setCookie?.split(";")[0],
+    headers: res.headers,
+  };
+}
+
+/** Registers a fresh user and returns its name and session cookie. */
+export async function registerUser(base: string, prefix = "u"): Promise<{ user: string; cookie: string }> {
+  const user = uniqueName(prefix);
+  const reply = await api(base, "/api/register", { username: user, password: PASSWORD });
+  if (reply.status !== 200 || !reply.cookie) throw new Error(`register failed: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return { user, cookie: reply.cookie };
+}
+
+export interface Connected {
+  socket: ChatClient;
+  welcome: Welcome;
+  /** Every `message:new` since the handshake (replays arrive in the same tick as `welcome`). */
+  received: Message[];
+}
+
+export interface ConnectOptions {
+  lastIds?: Record<string, string>;
+  transports?: ("polling" | "websocket")[];
+  reconnection?: boolean;
+}
+
+/** Connects with a session cookie and resolves on `welcome` (rejects on connect_error). */
+export function connect(base: string, cookie: string | undefined, options: ConnectOptions = {}): Promise<Connected> {
+  const socket: ChatClient = io(base, {
+    extraHeaders: cookie ? { cookie } : {},
+    auth: options.lastIds ? { lastIds: options.lastIds } : {},
+    transports: options.transports ?? ["websocket"],
+    reconnection: options.reconnection ?? false,
+    forceNew: true,
+  });
+  const received = inbox(socket);
+  return new Promise((resolve, reject) => {
+    socket.once("welcome", (welcome) => resolve({ socket, welcome, received }));
+    socket.once("connect_error", (err) => {
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+/** Emits an acknowledged event and resolves with the ack envelope. */
+export function call<T>(socket: ChatClient, event: string, payload: unknown, timeoutMs = 5000): Promise<Ack<T>> {
+  return (socket.timeout(timeoutMs) as unknown as { emitWithAck(e: string, p: unknown): Promise<Ack<T>> }).emitWithAck(event, payload);
+}
+
+/** Sends a message and returns the ack's data; throws on an error ack. */
+export async function send(
+  socket: ChatClient,
+  to: string,
+  text: string,
+  clientId: string = randomUUID(),
+): Promise<{ id: string; ts: number }> {
+  const ack = await call<{ id: string; ts: number }>(socket, "message:send", { to, text, clientId });
+  if (!ack.ok) throw new Error(`send failed: ${ack.error.code} ${ack.error.message}`);
+  return ack.data;
+}
+
+/** Records every `message:new` a socket receives, in arrival order. */
+export function inbox(socket: ChatClient): Message[] {
+  const received: Message[] = [];
+  socket.on("message:new", (message) => received.push(message));
+  return received;
+}
+
+/**
+ * Waits until `predicate` holds, then a little longer to catch extra deliveries: exactly-N, not
+ * at-least-N. Rejects after the timeout.
+ */
+export async function settle(predicate: () => boolean, timeoutMs = 5000, graceMs = 150): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error("timed out waiting for a condition");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await new Promise((resolve) => setTimeout(resolve, graceMs));
+}

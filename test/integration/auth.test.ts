@@ -1,0 +1,185 @@
+import t from "tap";
+import { api, connect, PASSWORD, registerUser, settle, uniqueName } from "../helpers/clients.js";
+import { startRedis } from "../helpers/redis.js";
+import { startServer } from "../helpers/server.js";
+
+const redis = await startRedis();
+t.teardown(() => redis.stop());
+const server = await startServer(redis.url);
+// A second worker on the same Redis and prefix, as in a cluster.
+const other = await startServer(redis.url, { REDIS_PREFIX: server.config.redisPrefix });
+t.teardown(async () => {
+  await server.stop();
+  await other.stop();
+});
+
+t.test("POST /api/register > new name > 200 with user and session cookie", async (t) => {
+  const username = uniqueName();
+  const reply = await api(server.url, "/api/register", { username, password: PASSWORD });
+  t.equal(reply.status, 200);
+  t.same(reply.body, { user: username });
+  t.match(reply.cookie, /^jsessionid=/);
+  const session = await api(server.url, "/api/session", undefined, reply.cookie);
+  t.same(session.body, { user: username });
+});
+
+t.test("POST /api/register > name taken in another case > 409 E_CONFLICT", async (t) => {
+  const { user } = await registerUser(server.url);
+  const reply = await api(server.url, "/api/register", { username: user.toUpperCase(), password: PASSWORD });
+  t.equal(reply.status, 409);
+  t.match(reply.body, { error: { code: "E_CONFLICT" } });
+});
+
+t.test("POST /api/register > bad username or password > 400 E_INVALID", async (t) => {
+  for (const body of [
+    { username: "ab", password: PASSWORD },
+    { username: "has space", password: PASSWORD },
+    { username: "x".repeat(33), password: PASSWORD },
+    { username: uniqueName(), password: "short" },
+    { username: uniqueName(), password: "p".repeat(129) },
+    { username: 42, password: PASSWORD },
+  ]) {
+    const reply = await api(server.url, "/api/register", body);
+    t.equal(reply.status, 400, JSON.stringify(body));
+    t.match(reply.body, { error: { code: "E_INVALID" } });
+  }
+});
+
+t.test("POST /api/login > right password > 200 and a new session id", async (t) => {
+  const { user, cookie: first } = await registerUser(server.url);
+  const reply = await api(server.url, "/api/login", { username: user, password: PASSWORD });
+  t.equal(reply.status, 200);
+  t.same(reply.body, { user });
+  t.not(reply.cookie, first, "session id regenerated at login");
+});
+
+t.test("POST /api/login > wrong password or unknown user > 401 with one generic message", async (t) => {
+  const { user } = await registerUser(server.url);
+  const wrong = await api(server.url, "/api/login", { username: user, password: "wrong password" });
+  const unknown = await api(server.url, "/api/login", { username: uniqueName(), password: PASSWORD });
+  t.equal(wrong.status, 401);
+  t.equal(unknown.status, 401);
+  t.same(wrong.body, { error: { code: "E_UNAUTHORIZED", message: "invalid username or password" } });
+  t.same(unknown.body, wrong.body, "no user enumeration");
+});
+
+t.test("POST /api/login > too many failures > 429 E_RATE_LIMITED", async (t) => {
+  const strict = await startServer(redis.url, { LOGIN_RATE: "3" });
+  t.teardown(() => strict.stop());
+  const { user } = await registerUser(strict.url);
+  for (let i = 0; i < 3; i++) await api(strict.url, "/api/login", { username: user, password: "wrong password" });
+  const reply = await api(strict.url, "/api/login", { username: user, password: PASSWORD });
+  t.equal(reply.status, 429);
+  t.match(reply.body, { error: { code: "E_RATE_LIMITED" } });
+  t.ok(reply.headers.get("retry-after"));
+});
+
+t.test("POST /api/login > not JSON > 400 E_INVALID", async (t) => {
+  const res = await fetch(`${server.url}/api/login`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" });
+  t.equal(res.status, 400);
+  t.match(await res.json(), { error: { code: "E_INVALID" } });
+  const bad = await fetch(`${server.url}/api/login`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+  t.equal(bad.status, 400);
+});
+
+t.test("GET / > with the session cookie (a refresh) > chat page on any worker", async (t) => {
+  const { user, cookie } = await registerUser(server.url);
+  for (const base of [server.url, other.url]) {
+    const res = await fetch(`${base}/`, { headers: { cookie }, redirect: "manual" });
+    t.equal(res.status, 200);
+    const html = await res.text();
+    t.match(html, user);
+    t.match(html, /Served by|from/);
+  }
+});
+
+t.test("GET / > without a session > 302 to /login", async (t) => {
+  const res = await fetch(`${server.url}/`, { redirect: "manual" });
+  t.equal(res.status, 302);
+  t.equal(res.headers.get("location"), "/login");
+});
+
+t.test("POST /login form > good credentials > 303 to / and logged in", async (t) => {
+  const { user } = await registerUser(server.url);
+  const res = await fetch(`${server.url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: server.url },
+    body: new URLSearchParams({ username: user, password: PASSWORD }),
+    redirect: "manual",
+  });
+  t.equal(res.status, 303);
+  t.equal(res.headers.get("location"), "/");
+  const cookie = res.headers.get("set-cookie")?.split(";")[0];
+  const session = await api(server.url, "/api/session", undefined, cookie);
+  t.same(session.body, { user });
+});
+
+t.test("POST /login form > wrong password > 401 page with the error", async (t) => {
+  const res = await fetch(`${server.url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: uniqueName(), password: "wrong password" }),
+  });
+  t.equal(res.status, 401);
+  t.match(await res.text(), "invalid username or password");
+});
+
+t.test("POST from another site > 403 E_FORBIDDEN", async (t) => {
+  const res = await fetch(`${server.url}/api/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+    body: JSON.stringify({ username: "someone", password: PASSWORD }),
+  });
+  t.equal(res.status, 403);
+});
+
+t.test("POST /api/logout > session destroyed > the cookie no longer works", async (t) => {
+  const { cookie } = await registerUser(server.url);
+  const reply = await api(server.url, "/api/logout", {}, cookie);
+  t.equal(reply.status, 200);
+  const session = await api(server.url, "/api/session", undefined, cookie);
+  t.equal(session.status, 401);
+});
+
+t.test("socket.io > no session > connect_error unauthorized and no retry", async (t) => {
+  const err = await connect(server.url, undefined, { reconnection: true }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  t.equal(err?.message, "unauthorized");
+  const forged = await connect(server.url, "jsessionid=s%3Aforged.signature", { reconnection: true }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  t.equal(forged?.message, "unauthorized");
+});
+
+t.test("socket.io > logged in > welcome with user, instance and #general", async (t) => {
+  const { user, cookie } = await registerUser(server.url);
+  const { socket, welcome } = await connect(server.url, cookie);
+  t.teardown(() => socket.close());
+  t.equal(welcome.user, user);
+  t.equal(welcome.instance, server.worker.instance);
+  t.same(welcome.rooms, ["#general"]);
+});
+
+t.test("logout > sockets of that session on every worker > session:ended then disconnected", async (t) => {
+  const { cookie } = await registerUser(server.url);
+  const a = await connect(server.url, cookie);
+  const b = await connect(other.url, cookie);
+  const events: string[] = [];
+  for (const { socket } of [a, b]) {
+    socket.on("session:ended", () => events.push("ended"));
+    socket.on("disconnect", (reason) => events.push(`disconnect:${reason}`));
+  }
+  await api(server.url, "/api/logout", {}, cookie);
+  await settle(() => events.length === 4);
+  t.same(events.filter((e) => e === "ended").length, 2);
+  t.same(events.filter((e) => e === "disconnect:io server disconnect").length, 2);
+  t.ok(events.indexOf("ended") < events.indexOf("disconnect:io server disconnect"));
+});
+
+t.test("GET /healthz and /readyz > serving > 200", async (t) => {
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  t.equal((await fetch(`${server.url}/readyz`)).status, 200);
+});

@@ -1,0 +1,359 @@
+import { randomUUID } from "node:crypto";
+import t from "tap";
+import { compareIds } from "../../src/domain/stream-ids.js";
+import type { Message } from "../../src/realtime/events.js";
+import { type ChatClient, call, connect, inbox, registerUser, send, settle } from "../helpers/clients.js";
+import { startRedis } from "../helpers/redis.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+const redis = await startRedis();
+t.teardown(() => redis.stop());
+const a = await startServer(redis.url, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
+const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix, HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
+t.teardown(async () => {
+  await a.stop();
+  await b.stop();
+});
+
+const sockets: ChatClient[] = [];
+t.teardown(() => {
+  for (const socket of sockets) socket.close();
+});
+
+async function user(server: TestServer = a) {
+  const { user, cookie } = await registerUser(server.url);
+  const { socket, welcome } = await connect(server.url, cookie);
+  sockets.push(socket);
+  return { user, cookie, socket, welcome };
+}
+
+async function join(socket: ChatClient, room: string) {
+  const ack = await call<{ room: string; history: Message[] }>(socket, "room:join", { room });
+  if (!ack.ok) throw new Error(ack.error.code);
+  return ack.data;
+}
+
+const room = () => `#r${randomUUID().slice(0, 8)}`;
+
+/** Alice (on server a) and Bob (on server b) in a fresh room. */
+async function pairInRoom() {
+  const [alice, bob] = [await user(a), await user(b)];
+  const name = room();
+  await join(alice.socket, name);
+  await join(bob.socket, name);
+  return { alice, bob, name };
+}
+
+t.test("room:join > new room > created, joined, empty history; rooms:list counts members", async (t) => {
+  const alice = await user();
+  const bob = await user(b);
+  const name = room();
+  t.same(await join(alice.socket, name), { room: name, history: [] });
+  await join(bob.socket, name.toUpperCase());
+  const list = await call<{ rooms: { room: string; members: number }[] }>(alice.socket, "rooms:list", {});
+  t.ok(list.ok);
+  if (list.ok)
+    t.same(
+      list.data.rooms.find((r) => r.room === name),
+      { room: name, members: 2 },
+    );
+});
+
+t.test("message:send > room across workers > every member gets it once, sender's id in the ack", async (t) => {
+  const alice = await user(a);
+  const bob = await user(b);
+  const carol = await user(b);
+  const name = room();
+  for (const u of [alice, bob, carol]) await join(u.socket, name);
+  const boxes = [alice, bob, carol].map((u) => inbox(u.socket));
+  const ack = await send(alice.socket, name, "  hello room  ");
+  await settle(() => boxes.every((box) => box.length >= 1));
+  for (const box of boxes) {
+    t.equal(box.length, 1);
+    t.match(box[0], { id: ack.id, conversation: name, from: alice.user, text: "hello room", ts: ack.ts });
+  }
+});
+
+t.test("room:leave > after leaving > no more messages; #general cannot be left", async (t) => {
+  const { alice, bob, name } = await pairInRoom();
+  t.same(await call(bob.socket, "room:leave", { room: name }), { ok: true, data: {} });
+  const box = inbox(bob.socket);
+  await send(alice.socket, name, "after leave");
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(box.length, 0);
+  const general = await call(bob.socket, "room:leave", { room: "#general" });
+  t.match(general, { ok: false, error: { code: "E_FORBIDDEN" } });
+  const notMember = await call(bob.socket, "message:send", { to: name, text: "hi", clientId: randomUUID() });
+  t.match(notMember, { ok: false, error: { code: "E_FORBIDDEN" } });
+});
+
+t.test("room membership > reconnect to another worker > rooms rejoined without asking", async (t) => {
+  const alice = await user(a);
+  const name = room();
+  await join(alice.socket, name);
+  alice.socket.close();
+  const again = await connect(b.url, alice.cookie);
+  sockets.push(again.socket);
+  t.same(again.welcome.rooms.sort(), ["#general", name].sort());
+});
+
+t.test("history:fetch > pages backwards and forwards > ascending pages, limit capped", async (t) => {
+  const alice = await user();
+  const name = room();
+  await join(alice.socket, name);
+  const ids: string[] = [];
+  for (let i = 0; i < 8; i++) ids.push((await send(alice.socket, name, `m${i}`)).id);
+  const latest = await call<{ messages: Message[] }>(alice.socket, "history:fetch", { conversation: name });
+  t.same(latest.ok && latest.data.messages.map((m) => m.text), ["m3", "m4", "m5", "m6", "m7"]);
+  const older = await call<{ messages: Message[] }>(alice.socket, "history:fetch", { conversation: name, before: ids[3], limit: 2 });
+  t.same(older.ok && older.data.messages.map((m) => m.text), ["m1", "m2"]);
+  const newer = await call<{ messages: Message[] }>(alice.socket, "history:fetch", { conversation: name, after: ids[5], limit: 1000 });
+  t.same(newer.ok && newer.data.messages.map((m) => m.text), ["m6", "m7"]);
+  const joined = await join(alice.socket, name);
+  t.same(
+    joined.history.map((m) => m.text),
+    ["m3", "m4", "m5", "m6", "m7"],
+    "join answers the latest page",
+  );
+});
+
+t.test("direct message > to a user with two tabs on two workers > every tab of both users, once each", async (t) => {
+  const alice = await user(a);
+  const bob = await user(b);
+  const bobTab2 = await connect(a.url, bob.cookie);
+  const aliceTab2 = await connect(b.url, alice.cookie);
+  sockets.push(bobTab2.socket, aliceTab2.socket);
+  const boxes = {
+    bob1: inbox(bob.socket),
+    bob2: inbox(bobTab2.socket),
+    alice1: inbox(alice.socket),
+    alice2: inbox(aliceTab2.socket),
+  };
+  const ack = await send(alice.socket, `@${bob.user.toUpperCase()}`, "psst");
+  await settle(() => Object.values(boxes).every((box) => box.length >= 1));
+  for (const box of [boxes.bob1, boxes.bob2])
+    t.same(
+      box.map((m) => [m.id, m.conversation]),
+      [[ack.id, `@${alice.user}`]],
+    );
+  for (const box of [boxes.alice1, boxes.alice2])
+    t.same(
+      box.map((m) => [m.id, m.conversation]),
+      [[ack.id, `@${bob.user}`]],
+    );
+  const history = await call<{ messages: Message[] }>(bob.socket, "history:fetch", { conversation: `@${alice.user}` });
+  t.same(history.ok && history.data.messages.map((m) => m.text), ["psst"], "one stream per pair");
+  const again = await connect(a.url, bob.cookie);
+  sockets.push(again.socket);
+  t.same(again.welcome.directs, [`@${alice.user}`]);
+});
+
+t.test("direct message > unknown user > E_NOT_FOUND", async (t) => {
+  const alice = await user();
+  const reply = await call(alice.socket, "message:send", { to: "@nobody-here-x", text: "hi", clientId: randomUUID() });
+  t.match(reply, { ok: false, error: { code: "E_NOT_FOUND" } });
+});
+
+t.test("message:send > same clientId twice > stored once, same id, delivered once", async (t) => {
+  const { alice, bob, name } = await pairInRoom();
+  const box = inbox(bob.socket);
+  const clientId = randomUUID();
+  const first = await send(alice.socket, name, "once", clientId);
+  const second = await send(alice.socket, name, "once", clientId);
+  t.same(second, first);
+  await settle(() => box.length >= 1, 5000, 300);
+  t.equal(box.length, 1);
+  const history = await call<{ messages: Message[] }>(alice.socket, "history:fetch", { conversation: name });
+  t.equal(history.ok && history.data.messages.length, 1);
+});
+
+t.test("catch-up > reconnect with lastIds > exactly the missed messages, in order, before live ones", async (t) => {
+  const { alice, bob, name } = await pairInRoom();
+  const seen = await send(alice.socket, name, "seen");
+  bob.socket.close();
+  const missed = [];
+  for (let i = 0; i < 3; i++) missed.push(await send(alice.socket, name, `missed${i}`));
+  const dm = await send(alice.socket, `@${bob.user}`, "dm while away");
+
+  const { socket, received: box } = await connect(a.url, bob.cookie, { lastIds: { [name]: seen.id } });
+  sockets.push(socket);
+  const live = await send(alice.socket, name, "live");
+  await settle(() => box.length >= 5);
+  const inRoom = box.filter((m) => m.conversation === name).map((m) => m.id);
+  t.same(inRoom, [...missed.map((m) => m.id), live.id], "missed then live, each once, in order");
+  t.same(
+    box.filter((m) => m.conversation === `@${alice.user}`).map((m) => m.id),
+    [dm.id],
+    "a DM that began while away is replayed",
+  );
+});
+
+t.test("catch-up > more missed than CATCHUP_MAX > history:truncated with the latest page", async (t) => {
+  const { alice, bob, name } = await pairInRoom();
+  const seen = await send(alice.socket, name, "seen");
+  bob.socket.close();
+  for (let i = 0; i < 12; i++) await send(alice.socket, name, `n${i}`);
+  const { socket } = await connect(b.url, bob.cookie, { lastIds: { [name]: seen.id } });
+  sockets.push(socket);
+  const truncated = await new Promise<{ conversation: string; messages: Message[] }>((resolve) =>
+    socket.once("history:truncated", resolve),
+  );
+  t.equal(truncated.conversation, name);
+  t.same(
+    truncated.messages.map((m) => m.text),
+    ["n7", "n8", "n9", "n10", "n11"],
+  );
+});
+
+t.test("validation > every bad payload > its error code, never a crash", async (t) => {
+  const alice = await user();
+  const cases: [string, unknown, string][] = [
+    ["message:send", null, "E_INVALID"],
+    ["message:send", "text", "E_INVALID"],
+    ["message:send", { to: "#general", text: "", clientId: randomUUID() }, "E_INVALID"],
+    ["message:send", { to: "#general", text: "   ", clientId: randomUUID() }, "E_INVALID"],
+    ["message:send", { to: "#general", text: 5, clientId: randomUUID() }, "E_INVALID"],
+    ["message:send", { to: "#general", text: "x".repeat(2001), clientId: randomUUID() }, "E_TOO_LONG"],
+    ["message:send", { to: "#general", text: "é".repeat(4097), clientId: randomUUID() }, "E_TOO_LONG"],
+    ["message:send", { to: "#general", text: "hi", clientId: "short" }, "E_INVALID"],
+    ["message:send", { to: "general", text: "hi", clientId: randomUUID() }, "E_INVALID"],
+    ["message:send", { to: { $gt: "" }, text: "hi", clientId: randomUUID() }, "E_INVALID"],
+    ["room:join", { room: "#bad name" }, "E_INVALID"],
+    ["room:join", { room: `#${"x".repeat(33)}` }, "E_INVALID"],
+    ["room:join", [], "E_INVALID"],
+    ["history:fetch", { conversation: "#general", before: "nope" }, "E_INVALID"],
+    ["history:fetch", { conversation: "#general", before: "1-0", after: "1-0" }, "E_INVALID"],
+    ["history:fetch", { conversation: "#general", limit: -1 }, "E_INVALID"],
+    ["history:fetch", { conversation: "#elsewhere" }, "E_FORBIDDEN"],
+  ];
+  for (const [event, payload, code] of cases) {
+    const reply = await call(alice.socket, event, payload);
+    t.match(reply, { ok: false, error: { code } }, `${event} ${JSON.stringify(payload)?.slice(0, 60)}`);
+  }
+  const still = await send(alice.socket, "#general", "still alive");
+  t.ok(still.id, "the socket and worker survived");
+});
+
+t.test("rate limit > one user's two sockets on two workers > share one budget", async (t) => {
+  const strictA = await startServer(redis.url, { SEND_RATE: "1", SEND_BURST: "3" });
+  const strictB = await startServer(redis.url, { REDIS_PREFIX: strictA.config.redisPrefix, SEND_RATE: "1", SEND_BURST: "3" });
+  t.teardown(async () => {
+    await strictA.stop();
+    await strictB.stop();
+  });
+  const { cookie } = await registerUser(strictA.url);
+  const one = await connect(strictA.url, cookie);
+  const two = await connect(strictB.url, cookie);
+  sockets.push(one.socket, two.socket);
+  const replies = [];
+  for (let i = 0; i < 6; i++) {
+    const socket = i % 2 === 0 ? one.socket : two.socket;
+    replies.push(await call(socket, "message:send", { to: "#general", text: `r${i}`, clientId: randomUUID() }));
+  }
+  t.equal(replies.filter((r) => r.ok).length, 3, "the burst is shared");
+  t.match(replies.at(-1), { ok: false, error: { code: "E_RATE_LIMITED" } });
+});
+
+t.test("presence > first tab opens and last tab closes > one update each, across workers", async (t) => {
+  const watcher = await user(a);
+  const updates: { user: string; online: boolean }[] = [];
+  watcher.socket.on("presence:update", (u) => updates.push(u));
+  const { user: name, cookie } = await registerUser(a.url);
+  const tab1 = await connect(a.url, cookie);
+  const tab2 = await connect(b.url, cookie);
+  await settle(() => updates.some((u) => u.user === name), 3000, 300);
+  const list = await call<{ users: string[] }>(watcher.socket, "presence:list", {});
+  t.ok(list.ok && list.data.users.includes(name));
+  tab1.socket.close();
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(
+    updates.filter((u) => u.user === name),
+    [{ user: name, online: true }],
+    "closing one of two tabs changes nothing",
+  );
+  tab2.socket.close();
+  await settle(() => updates.filter((u) => u.user === name).length >= 2, 3000, 300);
+  t.same(
+    updates.filter((u) => u.user === name),
+    [
+      { user: name, online: true },
+      { user: name, online: false },
+    ],
+  );
+});
+
+t.test("typing > in a room > other members get it, the typist does not", async (t) => {
+  const { alice, bob, name } = await pairInRoom();
+  const got: unknown[] = [];
+  const self: unknown[] = [];
+  bob.socket.on("typing", (e) => got.push(e));
+  alice.socket.on("typing", (e) => self.push(e));
+  alice.socket.emit("typing", { to: name });
+  await settle(() => got.length >= 1);
+  t.same(got, [{ conversation: name, user: alice.user }]);
+  t.same(self, []);
+});
+
+t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate, no gap, in order", async (t) => {
+  // Default history limits here: the suite's servers trim at 10 messages.
+  const a = await startServer(redis.url);
+  const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix });
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const sender = await user(a);
+  const { cookie } = await registerUser(a.url);
+  let streaming = true;
+  const stream = (async () => {
+    while (streaming) {
+      sender.socket.emit("message:send", { to: "#general", text: "tick", clientId: randomUUID() }, () => undefined);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+  })();
+  const all: string[] = [];
+  let lastId: string | undefined;
+  for (let round = 0; round < 12; round++) {
+    const server = round % 2 === 0 ? a : b;
+    const { socket, received } = await connect(server.url, cookie, lastId ? { lastIds: { "#general": lastId } } : {});
+    await new Promise((r) => setTimeout(r, 150));
+    socket.close();
+    const ids = received.filter((m) => m.conversation === "#general").map((m) => m.id);
+    all.push(...ids);
+    lastId = ids.at(-1) ?? lastId;
+  }
+  streaming = false;
+  await stream;
+  t.equal(new Set(all).size, all.length, "no message twice");
+  t.ok(
+    all.every((id, i) => i === 0 || compareIds(all[i - 1] as string, id) < 0),
+    "strictly increasing across reconnects",
+  );
+  const expected: string[] = [];
+  let after = all[0] as string;
+  while (compareIds(after, lastId as string) < 0) {
+    const page = await call<{ messages: Message[] }>(sender.socket, "history:fetch", { conversation: "#general", after, limit: 200 });
+    const ids = page.ok ? page.data.messages.map((m) => m.id) : [];
+    if (ids.length === 0) break;
+    expected.push(...ids.filter((id) => compareIds(id, lastId as string) <= 0));
+    after = ids.at(-1) as string;
+  }
+  t.ok(all.length > 100, `${all.length} messages over 12 reconnects`);
+  t.same(all.slice(1), expected, "no gap: exactly what was stored");
+});
+
+t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is refused at once and counted", async (t) => {
+  const tight = await startServer(redis.url, { SEND_MAX_IN_FLIGHT: "2" });
+  t.teardown(() => tight.stop());
+  const { cookie } = await registerUser(tight.url);
+  const { socket } = await connect(tight.url, cookie);
+  sockets.push(socket);
+  const replies = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => call(socket, "message:send", { to: "#general", text: `burst ${i}`, clientId: randomUUID() })),
+  );
+  const shed = replies.filter((r) => !r.ok && r.error.code === "E_RATE_LIMITED").length;
+  t.ok(shed > 0, `${shed} of 40 shed`);
+  t.equal(replies.filter((r) => r.ok).length + shed, 40, "every send answered: stored or refused");
+  const metrics = await (await fetch(`${tight.url}/metrics`)).text();
+  t.match(metrics, new RegExp(`chat_sends_shed_total\\{worker="\\d+"\\} ${shed}\\b`));
+});

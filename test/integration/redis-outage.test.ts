@@ -1,0 +1,127 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { io } from "socket.io-client";
+import t from "tap";
+import type { Message, Welcome } from "../../src/realtime/events.js";
+import { api, type ChatClient, call, connect, PASSWORD, registerUser, send, settle } from "../helpers/clients.js";
+import { startRedis } from "../helpers/redis.js";
+import { ReliableClient } from "../helpers/reliable-client.js";
+import { startServer } from "../helpers/server.js";
+
+t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorized; then everything resumes", async (t) => {
+  const redis = await startRedis();
+  const server = await startServer(redis.url);
+  t.teardown(async () => {
+    await server.stop();
+    await redis.stop();
+  });
+  const { user, cookie } = await registerUser(server.url);
+  const { socket } = await connect(server.url, cookie, { reconnection: true });
+  t.teardown(() => socket.close());
+  const before = await send(socket, "#general", "before the outage");
+
+  await redis.kill();
+  await sleep(200);
+
+  const login = await api(server.url, "/api/login", { username: user, password: PASSWORD });
+  t.equal(login.status, 503, "login answers 503");
+  t.match(login.body, { error: { code: "E_UNAVAILABLE" } });
+  t.equal((await fetch(`${server.url}/readyz`)).status, 503, "not ready");
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200, "but alive");
+  const page = await fetch(`${server.url}/`, { headers: { cookie }, redirect: "manual" });
+  t.equal(page.status, 503, "pages answer 503, not a redirect to /login");
+
+  const reply = await call(socket, "message:send", { to: "#general", text: "during", clientId: randomUUID() });
+  t.match(reply, { ok: false, error: { code: "E_UNAVAILABLE" } });
+
+  // A new tab opening now: its handshake fails as a transport error, so it keeps retrying.
+  const errors: string[] = [];
+  const lateSocket: ChatClient = io(server.url, {
+    extraHeaders: { cookie },
+    transports: ["websocket"],
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 500,
+  });
+  t.teardown(() => lateSocket.close());
+  lateSocket.on("connect_error", (err) => errors.push(err.message));
+  const welcomed = new Promise<Welcome>((resolve) => lateSocket.once("welcome", resolve));
+  await sleep(1500);
+  t.notOk(lateSocket.connected, "a new socket does not get in while Redis is down");
+  t.ok(errors.length > 0, "its attempts failed");
+  t.notOk(errors.includes("unauthorized"), "never as unauthorized");
+
+  await redis.restart();
+  const welcome = await welcomed;
+  t.equal(welcome.user, user, "it got in by itself; the session survived the Redis restart (AOF)");
+  const resumed = { socket: lateSocket };
+
+  let ready = false;
+  for (let i = 0; i < 50 && !ready; i++) {
+    ready = (await fetch(`${server.url}/readyz`)).status === 200;
+    if (!ready) await sleep(100);
+  }
+  t.ok(ready, "ready again");
+  let after: { id: string } | undefined;
+  for (let i = 0; i < 50 && !after; i++) {
+    after = await send(socket, "#general", "after the outage").catch(() => undefined);
+    if (!after) await sleep(200);
+  }
+  t.ok(after, "the old socket sends again");
+  const history = await call<{ messages: Message[] }>(resumed.socket, "history:fetch", { conversation: "#general" });
+  t.same(
+    history.ok && history.data.messages.filter((m) => m.from === user).map((m) => m.text),
+    ["before the outage", "after the outage"],
+    "history kept, nothing stored twice",
+  );
+  t.ok(before.id);
+});
+
+t.test("redis down during a conversation > a reliable client loses nothing", async (t) => {
+  const redis = await startRedis();
+  const server = await startServer(redis.url);
+  t.teardown(async () => {
+    await server.stop();
+    await redis.stop();
+  });
+  const alice = await registerUser(server.url);
+  const bob = await registerUser(server.url);
+  const sender = new ReliableClient(server.url, alice.cookie, alice.user);
+  const reader = new ReliableClient(server.url, bob.cookie, bob.user);
+  t.teardown(() => {
+    sender.close();
+    reader.close();
+  });
+  await Promise.all([sender.ready(), reader.ready()]);
+
+  const ticker = setInterval(() => sender.flush(), 200);
+  t.teardown(() => clearInterval(ticker));
+  for (let i = 0; i < 10; i++) sender.send("#general", `a${i}`);
+  await settle(() => sender.unacked === 0);
+  await redis.kill();
+  for (let i = 0; i < 10; i++) sender.send("#general", `b${i}`);
+  await sleep(1000);
+  await redis.restart();
+  await settle(() => sender.unacked === 0, 20_000);
+  await settle(() => (reader.arrivals.get("#general")?.length ?? 0) >= 20, 20_000, 500);
+  const ids = reader.arrivals.get("#general") ?? [];
+  t.equal(ids.length, 20, "all 20 arrived, none twice");
+  t.same(
+    ids,
+    sender.acked.map((m) => m.id),
+    "in the order they were stored",
+  );
+});
+
+t.test("worker stop > while Redis is down > still finishes promptly", async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const server = await startServer(redis.url);
+  const { cookie } = await registerUser(server.url);
+  const { socket } = await connect(server.url, cookie);
+  t.teardown(() => socket.close());
+  await redis.kill();
+  await sleep(300);
+  const started = Date.now();
+  await server.stop();
+  t.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
+});

@@ -1,0 +1,79 @@
+import t from "tap";
+import { loadConfig } from "../../src/config.js";
+import { ConfigError } from "../../src/lib/errors.js";
+
+const problemsOf = (env: Record<string, string>): readonly string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+t.test("loadConfig > empty environment > development defaults, frozen", async (t) => {
+  const config = loadConfig({});
+  t.equal(config.port, 3000);
+  t.equal(config.host, "0.0.0.0");
+  t.ok(config.workers >= 1);
+  t.equal(config.adapter, "redis");
+  t.equal(config.sessionCookie, "jsessionid");
+  t.equal(config.redisUrl, undefined);
+  t.equal(config.sessionSecret, undefined);
+  t.equal(config.limits.messageMaxChars, 2000);
+  t.equal(config.limits.sendRate, 10);
+  t.equal(config.limits.sendBurst, 20);
+  t.equal(config.limits.historyLimit, 10_000);
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.limits));
+});
+
+t.test("loadConfig > PORT=0 > allowed (the OS picks a port)", async (t) => {
+  t.equal(loadConfig({ PORT: "0" }).port, 0);
+});
+
+t.test("loadConfig > several bad values > one error naming every variable", async (t) => {
+  const problems = problemsOf({
+    PORT: "70000",
+    WORKERS: "0",
+    ADAPTER: "zeromq",
+    LOG_LEVEL: "loud",
+    SEND_RATE: "fast",
+    REDIS_URL: "http://x",
+  });
+  for (const name of ["PORT", "WORKERS", "ADAPTER", "LOG_LEVEL", "SEND_RATE", "REDIS_URL"]) {
+    t.ok(
+      problems.some((p) => p.startsWith(`${name}:`)),
+      `${name} reported`,
+    );
+  }
+});
+
+t.test("loadConfig > production without SESSION_SECRET > refused", async (t) => {
+  t.match(problemsOf({ NODE_ENV: "production" }), [/SESSION_SECRET/]);
+  t.match(problemsOf({ SESSION_SECRET: "short" }), [/at least 32/]);
+  const secret = "s".repeat(40);
+  t.equal(loadConfig({ NODE_ENV: "production", SESSION_SECRET: secret }).sessionSecret, secret);
+});
+
+t.test("loadConfig > VCAP_SERVICES with a bound Redis > its URL", async (t) => {
+  const byUri = JSON.stringify({ "p.redis": [{ label: "p.redis", credentials: { uri: "redis://:pw@10.0.0.5:6379" } }] });
+  t.equal(loadConfig({ VCAP_SERVICES: byUri }).redisUrl, "redis://:pw@10.0.0.5:6379");
+  const byParts = JSON.stringify({ "user-provided": [{ tags: ["redis"], credentials: { host: "db", port: 6380, password: "p w" } }] });
+  t.equal(loadConfig({ VCAP_SERVICES: byParts }).redisUrl, "redis://:p%20w@db:6380");
+  t.equal(loadConfig({ VCAP_SERVICES: byUri, REDIS_URL: "redis://mine:6379" }).redisUrl, "redis://mine:6379", "REDIS_URL wins");
+  t.match(problemsOf({ VCAP_SERVICES: "{" }), [/VCAP_SERVICES/]);
+});
+
+t.test("loadConfig > TRUST_PROXY forms > express values", async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: "true" }).trustProxy, true);
+  t.equal(loadConfig({ TRUST_PROXY: "1" }).trustProxy, 1);
+  t.equal(loadConfig({ TRUST_PROXY: "loopback, 10.0.0.0/8" }).trustProxy, "loopback, 10.0.0.0/8");
+  t.equal(loadConfig({}).trustProxy, false);
+});
+
+t.test("loadConfig > inconsistent limits > refused", async (t) => {
+  t.match(problemsOf({ SESSION_IDLE_TIMEOUT: "7200", SESSION_ABSOLUTE_TIMEOUT: "3600" }), [/SESSION_ABSOLUTE_TIMEOUT/]);
+  t.match(problemsOf({ HISTORY_PAGE: "500", HISTORY_PAGE_MAX: "100" }), [/HISTORY_PAGE/]);
+  t.match(problemsOf({ ALLOWED_ORIGINS: "chat.example.com" }), [/ALLOWED_ORIGINS/]);
+});

@@ -12,6 +12,7 @@ import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { announce } from "../realtime/presence.js";
+import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { startFeedReader } from "../store/feed.js";
 import { createKeys } from "../store/keys.js";
 import { createMessageStore } from "../store/messages.js";
@@ -47,7 +48,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const redis = await connectRedis({ url, name: "main", log });
   const feedClient = await connectRedis({ url, name: "feed", log });
   const clients: Redis[] = [redis, feedClient];
-  const adapter = await buildAdapter(config, redis, log, clients);
+  const { adapter, subscribed } = await buildAdapter(config, redis, log, clients);
 
   const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
   const session = createSessionMiddleware(config, createSessionStore(redis, keys, config.sessionIdleSeconds), secret);
@@ -113,6 +114,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     adapter,
   });
   const live = realtime;
+  await subscribed(); // the adapter subscribes as socket.io creates its namespace
 
   accepting = true;
 
@@ -132,11 +134,17 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
 }
 
 async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: Redis[]) {
-  if (config.adapter === "cluster") return cluster.isWorker ? createClusterAdapter() : undefined;
+  const none = async () => undefined;
+  if (config.adapter === "cluster") {
+    return { adapter: cluster.isWorker ? createClusterAdapter() : undefined, subscribed: none };
+  }
   // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.
   const sub = await connectRedis({ url: config.redisUrl ?? config.redisLocalUrl, name: "adapter-sub", log, failFast: false });
   clients.push(sub);
-  return createRedisAdapter(redis, sub, { key: `${config.redisPrefix}socket.io` });
+  const publisher = adapterPublisher(redis, (err) => log.debug({ err }, "broadcast to other workers dropped"));
+  const subscriber = adapterSubscriber(sub);
+  const adapter = createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
+  return { adapter, subscribed: subscriber.subscribed };
 }
 
 /** Runs a worker under the cluster primary: connections arrive over IPC, never via listen(). */

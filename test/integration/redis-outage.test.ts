@@ -125,3 +125,20 @@ t.test("worker stop > while Redis is down > still finishes promptly", async (t) 
   await server.stop();
   t.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
 });
+
+t.test("broadcasts to other workers > while Redis is down or closed > dropped, never a crash", async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const server = await startServer(redis.url);
+  const { io: socketServer } = server.worker.realtime;
+  await redis.kill();
+  await sleep(200);
+  // The redis adapter publishes without handling the promise: any rejection would end the process
+  // (tap reports it as a failure of this test).
+  socketServer.emit("presence:update", { user: "nobody", online: false });
+  await sleep(100);
+  await server.stop();
+  socketServer.emit("presence:update", { user: "nobody", online: false });
+  await sleep(100);
+  t.pass("no unhandled rejection");
+});

@@ -30,12 +30,16 @@ const HELP = `npm run bench -- [flags]
   --pin                pin one-worker servers to CPU 0 and load generators to CPU 1 (off by
                        default: on a shared box a neighbour on CPU 0 would starve the server)
   --fresh-users        register the benchmark users again instead of reusing the cached snapshot
+
   --render FILE        no runs: rewrite the chart, the page section and latest.json from a
                        results JSON (e.g. bench/results/partial.tmp/progress.json, which every
                        run updates as it goes, so an interrupted bench keeps its data)
   --docs / --no-docs   write bench/results/latest.* and docs/performance.md (default: only for a
                        full run of every scenario against both targets; other runs write to
                        bench/results/partial.tmp/)
+
+Environment: BENCH_SERVER_NODE_ARGS is put before the servers' script on their node command line,
+  e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them under load.
 `;
 
 interface Args {

@@ -51,7 +51,6 @@ const RAISED_LIMITS: Record<string, string> = {
   LOGIN_RATE: "1000000",
   REGISTER_RATE: "1000000",
   LOG_LEVEL: "warn",
-  SHUTDOWN_TIMEOUT_MS: "3000",
 };
 
 /**
@@ -80,7 +79,13 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     REDIS_PREFIX: options.redisPrefix,
     ...options.env,
   });
-  const [command, args] = pinned(options.cpus, process.execPath, [script]);
+  // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers under a real load (cluster
+  // workers inherit the primary's node flags). Profiles are written at exit, so those runs give
+  // the servers time to exit by themselves.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const exitGraceMs = nodeArgs.length > 0 ? 60_000 : 3000;
+  env.SHUTDOWN_TIMEOUT_MS = String(exitGraceMs);
+  const [command, args] = pinned(options.cpus, process.execPath, [...nodeArgs, script]);
   const child: ChildProcess = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], cwd: PATHS.root });
   const pid = child.pid as number;
   const tail: string[] = [];
@@ -118,12 +123,12 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     tree();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), 6000);
+      const killer = setTimeout(() => child.kill("SIGKILL"), exitGraceMs * 2);
       await exited;
       clearTimeout(killer);
     }
     // Workers normally exit with their primary; any that linger are ours to end, by pid.
-    await waitFor(() => [...seen].every((p) => !isAlive(p)), 2000);
+    await waitFor(() => [...seen].every((p) => !isAlive(p)), exitGraceMs);
     for (const p of seen) {
       if (isAlive(p)) {
         try {

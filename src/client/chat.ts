@@ -169,10 +169,19 @@ socket.on("room:joined", ({ room }) => {
   void loadLatest(name);
 });
 socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as Room));
-socket.on("presence:update", ({ user, online: isOnline }) => {
+function setPresence(user: string, isOnline: boolean): void {
   if (isOnline) online.set(user.toLowerCase(), user);
   else online.delete(user.toLowerCase());
   store.rememberName(user);
+}
+socket.on("presence:update", ({ user, online: isOnline }) => {
+  setPresence(user, isOnline);
+  renderOnline();
+  refreshLists();
+});
+socket.on("presence:changes", (changes) => {
+  for (const user of changes.online) setPresence(user, true);
+  for (const user of changes.offline) setPresence(user, false);
   renderOnline();
   refreshLists();
 });

@@ -3,12 +3,12 @@ import { catchUp, parseLastIds } from "./catch-up.js";
 import { type ChatServer, type ChatSocket, type RealtimeDeps, sessionChannel } from "./context.js";
 import type { Delivery } from "./delivery.js";
 import { registerMessages } from "./messages.js";
-import { announce, registerPresence } from "./presence.js";
+import { type Announcer, registerPresence } from "./presence.js";
 import { registerRooms } from "./rooms.js";
 import { registerTyping } from "./typing.js";
 
 /** Handlers first (synchronously, so no early event is lost), then the async set-up. */
-export function onConnection(io: ChatServer, socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery): void {
+export function onConnection(io: ChatServer, socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery, announcer: Announcer): void {
   registerRooms(io, socket, deps, delivery);
   registerMessages(socket, deps);
   registerPresence(socket, deps);
@@ -20,7 +20,7 @@ export function onConnection(io: ChatServer, socket: ChatSocket, deps: RealtimeD
   socket.on("disconnect", () => {
     if (!counted) return;
     deps.presence.disconnect(socket.data.user).then(
-      (offline) => offline && announce(io, [socket.data.user], false),
+      (offline) => offline && announcer.changed([socket.data.user]),
       (err: Error) => deps.log.warn({ err: err.message }, "presence update failed"),
     );
   });
@@ -29,7 +29,7 @@ export function onConnection(io: ChatServer, socket: ChatSocket, deps: RealtimeD
     .then(async () => {
       if (!socket.connected) return;
       counted = true;
-      if (await deps.presence.connect(socket.data.user)) announce(io, [socket.data.user], true);
+      if (await deps.presence.connect(socket.data.user)) announcer.changed([socket.data.user]);
     })
     .catch((err: Error) => {
       deps.log.warn({ err: err.message }, "connection set-up failed; the client will reconnect");

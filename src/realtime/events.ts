@@ -62,6 +62,8 @@ export interface ServerToClientEvents {
   "room:joined": (payload: { room: `#${string}` }) => void;
   "room:left": (payload: { room: `#${string}` }) => void;
   "presence:update": (payload: { user: string; online: boolean }) => void;
+  /** Several users came online or went offline at about the same time (one broadcast for all). */
+  "presence:changes": (payload: { online: string[]; offline: string[] }) => void;
   typing: (payload: { conversation: Conversation; user: string }) => void;
   "session:ended": () => void;
 }

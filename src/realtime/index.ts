@@ -6,7 +6,7 @@ import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { onConnection } from "./connection.js";
 import type { ChatServer, RealtimeDeps } from "./context.js";
 import { createDelivery, type Delivery } from "./delivery.js";
-import { startPresenceHeartbeat } from "./presence.js";
+import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
 import { endSessionSockets, startSessionWatch } from "./sessions.js";
 
 export interface RealtimeOptions extends RealtimeDeps {
@@ -21,6 +21,8 @@ export interface RealtimeOptions extends RealtimeDeps {
 export interface Realtime {
   io: ChatServer;
   delivery: Delivery;
+  /** Tells every socket who came online or went offline. */
+  announcer: Announcer;
   endSessionSockets(sessionId: string): void;
   /** Closes every client transport: clients reconnect by themselves and catch up from their last ids. */
   reconnectAll(): void;
@@ -41,12 +43,13 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   requireLogin(io, config);
 
   const delivery = createDelivery(io, options.syncFeed, options.counters);
+  const announcer = createAnnouncer(io, options.presence, options.log);
   let draining = false;
   io.on("connection", (socket) => {
     if (draining) socket.conn.close();
-    else onConnection(io, socket, options, delivery);
+    else onConnection(io, socket, options, delivery, announcer);
   });
-  const stopHeartbeat = startPresenceHeartbeat(io, options.presence, config.presenceTtlSeconds, options.log);
+  const stopHeartbeat = startPresenceHeartbeat(options.presence, announcer, config.presenceTtlSeconds, options.log);
   const stopWatch = startSessionWatch(io, options.sessions, config, options.log);
 
   const reconnectAll = (): void => {
@@ -56,6 +59,7 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   return {
     io,
     delivery,
+    announcer,
     endSessionSockets: (sessionId) => endSessionSockets(io, sessionId),
     reconnectAll,
     drain() {

@@ -19,6 +19,8 @@ export interface PresenceStore {
   /** Removes this worker's connections (graceful stop); returns the users that went offline. */
   leave(): Promise<string[]>;
   online(): Promise<string[]>;
+  /** Whether each of these users is online now, anywhere. */
+  areOnline(users: readonly string[]): Promise<boolean[]>;
 }
 
 const CONNECT = lua(`
@@ -112,6 +114,11 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
     },
     async online() {
       return guarded(() => redis.hKeys(keys.presenceOnline));
+    },
+    async areOnline(users) {
+      if (users.length === 0) return [];
+      const totals = await guarded(() => redis.hmGet(keys.presenceOnline, [...users]));
+      return totals.map((total) => Number(total ?? 0) > 0);
     },
   };
 }

@@ -11,7 +11,6 @@ import { createSessionMiddleware } from "../http/session.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
-import { announce } from "../realtime/presence.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { startFeedReader } from "../store/feed.js";
 import { createKeys } from "../store/keys.js";
@@ -125,7 +124,9 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     async stop() {
       accepting = false;
       live.drain();
-      announce(live.io, await presence.leave().catch(() => []), false);
+      live.announcer.changed(await presence.leave().catch(() => []));
+      await live.announcer.flush();
+      live.announcer.stop();
       await feed.stop();
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
       await Promise.allSettled(clients.map((client) => closeRedis(client)));

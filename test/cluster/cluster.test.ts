@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
-import { type ChatClient, type Connected, call, connect, registerUser, send, settle } from "../helpers/clients.js";
+import { type ChatClient, type Connected, call, connect, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
 import { alive, pidOf, startCluster, type TestCluster } from "../helpers/cluster.js";
 import { freePort, startRedis } from "../helpers/redis.js";
 
@@ -213,7 +213,12 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   const { user, cookie } = await registerUser(cluster.url);
   const [watching] = await twoWorkers(cluster, watcher.cookie);
   const updates: { user: string; online: boolean; at: number }[] = [];
-  watching.socket.on("presence:update", (u) => updates.push({ ...u, at: Date.now() }));
+  const told = presenceLog(watching.socket);
+  const stamp = () => {
+    for (const u of told.splice(0)) updates.push({ ...u, at: Date.now() });
+  };
+  watching.socket.on("presence:update", stamp);
+  watching.socket.on("presence:changes", stamp);
   // The user's one socket, on the worker the watcher is not on, and it will not reconnect.
   let victim: Connected | undefined;
   for (let i = 0; i < 20 && !victim; i++) {

@@ -99,6 +99,25 @@ export function inbox(socket: ChatClient): Message[] {
   return received;
 }
 
+export interface PresenceChange {
+  user: string;
+  online: boolean;
+  /** How many users the broadcast that carried it announced. */
+  batch: number;
+}
+
+/** Records every presence change a socket is told, whether alone (`presence:update`) or batched. */
+export function presenceLog(socket: ChatClient): PresenceChange[] {
+  const changes: PresenceChange[] = [];
+  socket.on("presence:update", ({ user, online }) => changes.push({ user, online, batch: 1 }));
+  socket.on("presence:changes", ({ online, offline }) => {
+    const batch = online.length + offline.length;
+    for (const user of online) changes.push({ user, online: true, batch });
+    for (const user of offline) changes.push({ user, online: false, batch });
+  });
+  return changes;
+}
+
 /**
  * Waits until `predicate` holds, then a little longer to catch extra deliveries: exactly-N, not
  * at-least-N. Rejects after the timeout.

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import t from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
-import { type ChatClient, call, connect, inbox, registerUser, send, settle } from "../helpers/clients.js";
+import { type ChatClient, call, connect, inbox, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
@@ -256,8 +256,7 @@ t.test("rate limit > one user's two sockets on two workers > share one budget", 
 
 t.test("presence > first tab opens and last tab closes > one update each, across workers", async (t) => {
   const watcher = await user(a);
-  const updates: { user: string; online: boolean }[] = [];
-  watcher.socket.on("presence:update", (u) => updates.push(u));
+  const updates = presenceLog(watcher.socket);
   const { user: name, cookie } = await registerUser(a.url);
   const tab1 = await connect(a.url, cookie);
   const tab2 = await connect(b.url, cookie);
@@ -267,19 +266,62 @@ t.test("presence > first tab opens and last tab closes > one update each, across
   tab1.socket.close();
   await new Promise((r) => setTimeout(r, 300));
   t.same(
-    updates.filter((u) => u.user === name),
-    [{ user: name, online: true }],
+    updates.filter((u) => u.user === name).map((u) => u.online),
+    [true],
     "closing one of two tabs changes nothing",
   );
   tab2.socket.close();
   await settle(() => updates.filter((u) => u.user === name).length >= 2, 3000, 300);
   t.same(
-    updates.filter((u) => u.user === name),
-    [
-      { user: name, online: true },
-      { user: name, online: false },
-    ],
+    updates.filter((u) => u.user === name).map((u) => u.online),
+    [true, false],
   );
+});
+
+t.test("presence > many users come and go at once > a few batched broadcasts, each telling the truth", async (t) => {
+  const watcher = await user(a);
+  const updates = presenceLog(watcher.socket);
+  const crowd = await Promise.all(Array.from({ length: 30 }, () => registerUser(a.url)));
+  const names = new Set(crowd.map((c) => c.user));
+  const tabs = await Promise.all(crowd.map((c, i) => connect(i % 2 === 0 ? a.url : b.url, c.cookie)));
+  const about = () => updates.filter((u) => names.has(u.user));
+  await settle(
+    () =>
+      new Set(
+        about()
+          .filter((u) => u.online)
+          .map((u) => u.user),
+      ).size === names.size,
+    5000,
+    600,
+  );
+  t.ok(
+    about().every((u) => u.online),
+    "all announced online, none offline",
+  );
+  t.ok(
+    about().some((u) => u.batch > 1),
+    "gathered into batches",
+  );
+  t.ok(about().length <= 2 * names.size, `${about().length} announcements for ${names.size} users (each worker may tell once)`);
+  updates.length = 0;
+  for (const tab of tabs) tab.socket.close();
+  await settle(
+    () =>
+      new Set(
+        about()
+          .filter((u) => !u.online)
+          .map((u) => u.user),
+      ).size === names.size,
+    5000,
+    600,
+  );
+  t.ok(
+    about().every((u) => !u.online),
+    "all announced offline",
+  );
+  const list = await call<{ users: string[] }>(watcher.socket, "presence:list", {});
+  t.ok(list.ok && list.data.users.every((u) => !names.has(u)), "presence:list agrees");
 });
 
 t.test("typing > in a room > other members get it, the typist does not", async (t) => {

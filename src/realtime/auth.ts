@@ -27,7 +27,7 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
   return (req, res, next) => {
     if (req._query?.sid !== undefined) return next();
     (async () => {
-      await runMiddleware(session, req, res);
+      await runMiddleware(session, req, unsentResponse());
       const user = req.session?.user;
       if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
     })().then(
@@ -42,6 +42,17 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
       },
     );
   };
+}
+
+/**
+ * A response for express-session to hook instead of engine.io's. The session middleware wraps the
+ * response's end and writeHead in closures that hold the request and the session, and engine.io
+ * keeps its upgrade response as long as the socket lives: about 4 KB per connection, for nothing,
+ * since a handshake never sends the session cookie back (logging in does that).
+ */
+function unsentResponse(): ServerResponse {
+  const ignore = () => undefined;
+  return { writeHead: ignore, setHeader: ignore, getHeader: ignore, end: ignore, on: ignore, once: ignore } as unknown as ServerResponse;
 }
 
 /**

@@ -11,7 +11,7 @@ export function registerPresence(socket: ChatSocket, deps: RealtimeDeps): void {
 }
 
 /** How long presence changes that follow one another are gathered into one broadcast. */
-export const PRESENCE_BATCH_MS = 250;
+export const PRESENCE_BATCH_MS = 1000;
 
 export interface Announcer {
   /** These users may have come online or gone offline: tell every socket, soon. */

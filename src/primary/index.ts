@@ -9,6 +9,13 @@ import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-re
 import { serveHostMetrics } from "./metrics.js";
 import { Supervisor } from "./supervisor.js";
 
+/**
+ * When a worker drains or dies, thousands of clients reconnect within a second. Node's default
+ * backlog (511) overflows then, and the kernel drops SYNs: those clients retry after 1, 3, 7 s and
+ * miss their handshake timeout. The kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Errors a client can provoke on a socket the primary holds; they must never take the host down. */
 const CLIENT_ERRORS = new Set([
   "ECONNRESET",
@@ -44,7 +51,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     log,
   });
   await supervisor.start();
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  await new Promise<void>((resolve) => server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, resolve));
   const { port } = server.address() as AddressInfo;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   // Operators and scripts (PORT=0) need the address even when LOG_LEVEL=warn hides other info lines.

@@ -53,7 +53,9 @@ export function createDelivery(io: ChatServer, syncFeed: (timeoutMs: number) => 
         ts: message.ts,
         clientId: message.clientId,
       };
-      io.local.to(channel).except(HOLDING).emit("message:new", out);
+      // Excluding a room costs a set computation per broadcast: only when someone is holding.
+      const local = io.local.to(channel);
+      (queues.size > 0 ? local.except(HOLDING) : local).emit("message:new", out);
       counters.messagesDelivered += io.of("/").adapter.rooms.get(channel)?.size ?? 0;
       for (const held of queues.values()) if (held.socket.rooms.has(channel)) held.queue.push(out);
     }

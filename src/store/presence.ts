@@ -27,11 +27,18 @@ const CONNECT = lua(`
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)`);
 
+// 1 when this took the user offline. A connection the worker's hash no longer holds was already
+// taken off the totals (the worker left, or was swept while it paused): counting it again would
+// show a user who is online elsewhere as offline.
 const DISCONNECT = lua(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 local total = redis.call('HINCRBY', KEYS[2], ARGV[1], -1)
-if total <= 0 then redis.call('HDEL', KEYS[2], ARGV[1]) end
-return total`);
+if total <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  return 1
+end
+return 0`);
 
 // Removes one worker's connections from the totals: its users that are nowhere else go offline.
 const REMOVE_WORKER = lua(`
@@ -91,8 +98,7 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
       const count = (local.get(user) ?? 0) - 1;
       if (count > 0) local.set(user, count);
       else local.delete(user);
-      const total = await guarded(() => DISCONNECT.run(redis, [mine, keys.presenceOnline], [user]));
-      return (total as number) <= 0;
+      return (await guarded(() => DISCONNECT.run(redis, [mine, keys.presenceOnline], [user]))) === 1;
     },
     async heartbeat() {
       const known = await guarded(() => HEARTBEAT.run(redis, [keys.presenceWorkers], [workerId]));

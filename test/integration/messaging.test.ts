@@ -399,3 +399,29 @@ t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is 
   const metrics = await (await fetch(`${tight.url}/metrics`)).text();
   t.match(metrics, new RegExp(`chat_sends_shed_total\\{worker="\\d+"\\} ${shed}\\b`));
 });
+
+t.test("presence > a worker stops while the user has a tab on another > still online", async (t) => {
+  const stopping = await startServer(redis.url);
+  const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });
+  t.teardown(() => staying.stop());
+  const watcher = await registerUser(staying.url);
+  const watching = await connect(staying.url, watcher.cookie);
+  const { user: name, cookie } = await registerUser(staying.url);
+  const tabs = await Promise.all([connect(stopping.url, cookie), connect(stopping.url, cookie), connect(staying.url, cookie)]);
+  t.teardown(() => {
+    for (const socket of [watching.socket, ...tabs.map((tab) => tab.socket)]) socket.close();
+  });
+  const online = async () => {
+    const list = await call<{ users: string[] }>(watching.socket, "presence:list", {});
+    return list.ok && list.data.users.includes(name);
+  };
+  await settle(() => true, 0, 300);
+  t.ok(await online(), "online with three tabs");
+  // The stopping worker's tabs disconnect as it drains, racing its departure from presence.
+  await stopping.stop();
+  await settle(() => true, 0, 500);
+  t.ok(await online(), "the tab on the other worker keeps the user online");
+  tabs[2]?.socket.close();
+  await settle(() => true, 0, 500);
+  t.notOk(await online(), "offline once the last tab closes");
+});

@@ -33,6 +33,10 @@ export function registerRooms(io: ChatServer, socket: ChatSocket, deps: Realtime
       const room = parseRoomName(objectPayload(raw).room);
       assertNotGeneral(room);
       await rooms.leave(user, room);
+      // The redis adapter applies socketsLeave even to this worker's sockets only once its request
+      // has come back through Redis; leaving locally first makes the ack mean "nothing more from
+      // this room here" (a message stored right after could otherwise still arrive).
+      io.local.in(userChannel(user)).socketsLeave(room);
       io.in(userChannel(user)).socketsLeave(room);
       others().emit("room:left", { room });
       return {};

@@ -38,22 +38,32 @@ export class Supervisor {
     await Promise.all(Array.from({ length: this.options.workers }, () => this.fork()));
   }
 
-  /** SIGHUP: replaces each worker in turn, the next only once its replacement is ready. */
+  /**
+   * SIGHUP: replaces each worker in turn, the next only once its replacement is ready and the old
+   * one has sent its clients away (they reconnect to the new workers while it finishes exiting).
+   */
   async rollingRestart(): Promise<void> {
     const old = [...this.live].filter((w) => !this.intended.has(w));
     this.options.log.info({ workers: old.length }, "rolling restart");
-    for (const worker of old) {
-      if (this.stopping) return;
+    const exits: Promise<void>[] = [];
+    for (const [index, worker] of old.entries()) {
+      if (this.stopping) break;
       await this.fork();
-      await this.retire(worker);
+      // From the first replacement on, new connections go to new workers only: a client sent away
+      // by one old worker must not land on the next old one and be sent away again.
+      if (index === 0) for (const other of old) this.unroute(other);
+      const { drained, exited } = this.retire(worker);
+      exits.push(exited);
+      await drained;
     }
+    await Promise.all(exits);
     this.options.log.info("rolling restart done");
   }
 
   /** SIGTERM/SIGINT: asks every worker to drain, and kills those still running at the deadline. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.live].map((worker) => this.retire(worker)));
+    await Promise.all([...this.live].map((worker) => this.retire(worker).exited));
   }
 
   private fork(): Promise<Worker> {
@@ -87,21 +97,37 @@ export class Supervisor {
     });
   }
 
-  /** Stops routing to a worker, lets it drain its clients (they reconnect elsewhere), then waits for its exit. */
-  private async retire(worker: Worker): Promise<void> {
+  /**
+   * Stops routing to a worker and asks it to drain. `drained`: its clients are gone (or it exited);
+   * `exited`: it is gone, killed if it was still running at the shutdown deadline.
+   */
+  private retire(worker: Worker): { drained: Promise<void>; exited: Promise<void> } {
     this.intended.add(worker);
     this.unroute(worker);
-    const exited = new Promise<void>((resolve) => {
+    const gone = new Promise<void>((resolve) => {
       if (worker.isDead()) resolve();
       else worker.once("exit", () => resolve());
     });
+    let onMessage: (message: WorkerMessage) => void = () => undefined;
+    const drained = new Promise<void>((resolve) => {
+      onMessage = (message) => {
+        if (message?.type === "worker:drained") resolve();
+      };
+      worker.on("message", onMessage);
+      void gone.then(resolve);
+    }).then(() => {
+      worker.off("message", onMessage);
+    });
     if (!worker.isDead()) worker.send({ type: "worker:shutdown" }, () => undefined);
-    const result = await Promise.race([exited.then(() => "exited" as const), sleep(this.options.shutdownTimeoutMs)]);
-    if (result !== "exited") {
-      this.options.log.warn({ workerId: worker.id }, "worker did not drain in time; killing it");
-      worker.process.kill("SIGKILL");
-      await exited;
-    }
+    const exited = (async () => {
+      const result = await Promise.race([gone.then(() => "exited" as const), sleep(this.options.shutdownTimeoutMs)]);
+      if (result !== "exited") {
+        this.options.log.warn({ workerId: worker.id }, "worker did not drain in time; killing it");
+        worker.process.kill("SIGKILL");
+        await gone;
+      }
+    })();
+    return { drained, exited };
   }
 
   /** Takes a worker out of sticky routing (Node itself removes it from cluster.workers once it exits). */

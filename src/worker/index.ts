@@ -26,14 +26,19 @@ import { hostMetrics } from "./metrics.js";
 /** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
 const FEED_LIMIT = 100_000;
 const DEDUPE_SECONDS = 86_400;
+/** The part of SHUTDOWN_TIMEOUT_MS a stopping worker may spend sending its clients away. */
+const DRAIN_SHARE = 0.3;
 
 export interface ChatWorker {
   /** The worker's HTTP server; in a cluster the primary hands it connections, in tests it may listen. */
   server: HttpServer;
   realtime: Realtime;
   instance: string;
-  /** Drains clients (they reconnect elsewhere), leaves presence and closes every Redis connection. */
-  stop(): Promise<void>;
+  /**
+   * Drains clients (they reconnect elsewhere; `onDrained` is told when the last one was sent away),
+   * leaves presence and closes every Redis connection.
+   */
+  stop(onDrained?: () => void): Promise<void>;
 }
 
 /**
@@ -121,9 +126,11 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     server,
     realtime: live,
     instance,
-    async stop() {
+    async stop(onDrained) {
       accepting = false;
-      live.drain();
+      // Most of the shutdown budget is left for closing Redis and exiting.
+      await live.drain(config.shutdownTimeoutMs * DRAIN_SHARE);
+      onDrained?.();
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
@@ -159,13 +166,15 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log.info({ reason }, "worker stopping");
     const force = setTimeout(() => process.exit(0), config.shutdownTimeoutMs);
     force.unref();
-    worker.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        log.error({ err }, "worker stop failed");
-        process.exit(1);
-      },
-    );
+    worker
+      .stop(() => process.send?.({ type: "worker:drained" }))
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          log.error({ err }, "worker stop failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("message", (message: { type?: string }) => {
     if (message?.type === "worker:shutdown") stop("asked by primary");

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
+import { PRESENCE_BATCH_MS } from "../../src/realtime/presence.js";
 import { type ChatClient, type Connected, call, connect, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
 import { alive, pidOf, startCluster, type TestCluster } from "../helpers/cluster.js";
 import { freePort, startRedis } from "../helpers/redis.js";
@@ -234,7 +235,8 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
     if (list.ok && list.data.users.includes(user)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 300));
+  // Announcements of the probes' comings and goings may still be gathered: let them out first.
+  await new Promise((r) => setTimeout(r, PRESENCE_BATCH_MS + 300));
   updates.length = 0;
   const killedAt = Date.now();
   process.kill(pidOf(victim.welcome.instance), "SIGKILL");

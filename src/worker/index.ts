@@ -27,7 +27,7 @@ import { hostMetrics } from "./metrics.js";
 const FEED_LIMIT = 100_000;
 const DEDUPE_SECONDS = 86_400;
 /** The part of SHUTDOWN_TIMEOUT_MS a stopping worker may spend sending its clients away. */
-const DRAIN_SHARE = 0.3;
+const DRAIN_SHARE = 0.6;
 
 export interface ChatWorker {
   /** The worker's HTTP server; in a cluster the primary hands it connections, in tests it may listen. */

@@ -108,15 +108,16 @@ export class Supervisor {
       if (worker.isDead()) resolve();
       else worker.once("exit", () => resolve());
     });
-    let onMessage: (message: WorkerMessage) => void = () => undefined;
     const drained = new Promise<void>((resolve) => {
-      onMessage = (message) => {
-        if (message?.type === "worker:drained") resolve();
+      const done = () => {
+        worker.off("message", onMessage);
+        resolve();
+      };
+      const onMessage = (message: WorkerMessage) => {
+        if (message?.type === "worker:drained") done();
       };
       worker.on("message", onMessage);
-      void gone.then(resolve);
-    }).then(() => {
-      worker.off("message", onMessage);
+      void gone.then(done);
     });
     if (!worker.isDead()) worker.send({ type: "worker:shutdown" }, () => undefined);
     const exited = (async () => {

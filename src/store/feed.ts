@@ -78,9 +78,11 @@ export async function startFeedReader(blocking: Redis, redis: Redis, keys: Keys,
     }
   })();
 
+  const tail = sharedRead(() => tailId(redis, keys.feed));
+
   return {
     async sync(timeoutMs) {
-      const target = await tailId(redis, keys.feed);
+      const target = await tail();
       if (compareIds(target, lastId) <= 0) return;
       await new Promise<void>((resolve) => {
         const waiter = { id: target, resolve };
@@ -96,6 +98,33 @@ export async function startFeedReader(blocking: Redis, redis: Redis, keys: Keys,
       await loop;
       for (const waiter of waiters) waiter.resolve();
     },
+  };
+}
+
+/**
+ * Shares one read among concurrent callers without handing anyone a stale answer: a caller that
+ * arrives while a read is in flight waits for the next one, which starts when that read ends and
+ * serves everyone who arrived meanwhile. Every connection's catch-up asks for the feed's tail, so
+ * a reconnect storm of thousands costs a handful of reads.
+ */
+function sharedRead<T>(read: () => Promise<T>): () => Promise<T> {
+  let current: Promise<T> | undefined;
+  let next: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const started = read().finally(() => {
+      if (current === started) current = undefined;
+    });
+    current = started;
+    return started;
+  };
+  const startNext = (): Promise<T> => {
+    next = undefined;
+    return start();
+  };
+  return () => {
+    if (current === undefined) return start();
+    next ??= current.then(startNext, startNext);
+    return next;
   };
 }
 

@@ -40,6 +40,8 @@ let duplicates = 0;
 /** Per socket, per conversation, the ids received (trackIds only). */
 const received = new Map<BenchClient, Map<string, Set<string>>>();
 const ackedIds = new Map<string, string[]>();
+/** Every ok ack, per room, whichever plan sent it and whenever it arrived. */
+const ackedPerRoom = new Map<string, number>();
 
 const conn = { disconnects: 0, failedAttempts: 0, kicked: 0, outagesMs: [] as number[], failures: {} as Record<string, number> };
 
@@ -241,11 +243,10 @@ async function handle(command: Command): Promise<unknown> {
         recorder,
         agentId,
         onNotConnected: () => notConnected++,
-        onAcked: options?.trackIds
-          ? (room, id) => {
-              getOrCreate(ackedIds, room, () => []).push(id);
-            }
-          : undefined,
+        onAcked: (room, id) => {
+          ackedPerRoom.set(room, (ackedPerRoom.get(room) ?? 0) + 1);
+          if (options?.trackIds) getOrCreate(ackedIds, room, () => []).push(id);
+        },
       });
       sender.start();
       return undefined;
@@ -267,6 +268,8 @@ async function handle(command: Command): Promise<unknown> {
       return undefined;
     case "verify":
       return verify(command.acked);
+    case "ackedIn":
+      return [...ackedPerRoom].reduce((n, [room, count]) => (room.startsWith(command.prefix) ? n + count : n), 0);
     case "retire":
       for (const index of command.clients) {
         const client = clients[index];

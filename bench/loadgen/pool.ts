@@ -183,6 +183,11 @@ export class AgentPool {
     return Promise.all(this.agents.map((a) => a.call({ cmd: "snapshot" })));
   }
 
+  /** Acks received by every agent, ever, for sends to rooms starting with `prefix` (late ones included). */
+  async ackedIn(prefix: string): Promise<number> {
+    return sum(await Promise.all(this.agents.map((a) => a.call({ cmd: "ackedIn", prefix }))));
+  }
+
   results(): Promise<LoadReport[]> {
     return Promise.all(this.agents.map((a) => a.call({ cmd: "results" })));
   }

@@ -133,6 +133,8 @@ export type Command =
   | { cmd: "resetConnections" }
   | { cmd: "verify"; acked: Record<string, string[]> }
   | { cmd: "retire"; clients: number[] }
+  /** Sends acked so far (since the agent started) to rooms whose name starts with `prefix`. */
+  | { cmd: "ackedIn"; prefix: string }
   | { cmd: "quiesce" }
   | { cmd: "close" };
 
@@ -148,6 +150,7 @@ export interface Results {
   resetConnections: undefined;
   verify: VerifyReport;
   retire: undefined;
+  ackedIn: number;
   quiesce: undefined;
   close: undefined;
 }

@@ -24,6 +24,7 @@ export interface SenderOptions {
   clients: readonly BenchClient[];
   recorder: Recorder;
   agentId: number;
+  /** Every ok ack, also one that arrives after this plan was replaced. */
   onAcked?: (room: string, id: string) => void;
   onNotConnected: () => void;
 }
@@ -91,13 +92,11 @@ export class Sender {
     const clientId = `bench-${agentId}-${client.index}-${seq++}`;
     client.sendMessage(room, encodeText(bucket, schedUs, plan.textBytes), clientId, (reply) => {
       const latencyUs = nowUs() - schedUs;
-      if (reply.ok) {
-        recorder.onAck(bucket, true, latencyUs);
-        const id = reply.data.id;
-        if (typeof id === "string") this.options.onAcked?.(room, id);
-      } else {
-        recorder.onAck(bucket, false, latencyUs, reply.error.code);
-      }
+      if (reply.ok && typeof reply.data.id === "string") this.options.onAcked?.(room, reply.data.id);
+      // The recorder now belongs to a later plan (same bucket numbers): a late ack is not its own.
+      if (this.stopped) return;
+      if (reply.ok) recorder.onAck(bucket, true, latencyUs);
+      else recorder.onAck(bucket, false, latencyUs, reply.error.code);
     });
   }
 }

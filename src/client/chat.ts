@@ -495,6 +495,7 @@ els.retryNow.addEventListener("click", () => connection.retryNow());
 
 els.logoutForm.addEventListener("submit", () => {
   // Unsent text must not outlive the session on a shared computer; the form then posts as usual.
+  connection.leave();
   outbox.clear();
   store.flush();
 });

@@ -111,6 +111,16 @@ export class Connection {
     if (this.socket.connected) this.socket.volatile.emit("typing", { to });
   }
 
+  /**
+   * This page is signing out by itself (the logout form is posting): close the socket quietly, so
+   * the server's `session:ended` does not start a second navigation that aborts the form's.
+   */
+  leave(): void {
+    this.signedOut = true;
+    this.clearManualRetry();
+    this.socket.disconnect();
+  }
+
   /** Skips the remaining backoff (the browser came back online, or the user asked). */
   retryNow(): void {
     if (this.socket.connected || this.signedOut) return;
@@ -150,9 +160,7 @@ export class Connection {
 
   private signOut(): void {
     if (this.signedOut) return;
-    this.signedOut = true;
-    this.clearManualRetry();
-    this.socket.disconnect();
+    this.leave();
     this.options.onSignedOut();
   }
 

@@ -144,7 +144,14 @@ t.test("logout > in one tab > the other tab of the session goes to /login", asyn
   await second.goto(`${stack.base}/`);
   await waitConnected(second);
 
+  // The server's session:ended reaches the tab that posted the form too: it must not navigate a
+  // second time and abort the form's own navigation.
+  const aborted: string[] = [];
+  first.on("requestfailed", (request) => {
+    if (request.isNavigationRequest()) aborted.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+  });
   await Promise.all([first.waitForURL(`${stack.base}/login`), first.click("#logout")]);
+  t.same(aborted, [], "the tab that logged out navigated once");
   await second.waitForURL(`${stack.base}/login`);
   t.pass("second tab sent to /login");
 

@@ -7,8 +7,17 @@ import { AppError } from "../lib/errors.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ChatServer } from "./context.js";
 
-type EngineRequest = SessionRequest & { _query?: Record<string, string> };
+type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
 type EngineMiddleware = (req: EngineRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** What the handshake found in the session, kept until `requireLogin` has read it. */
+interface HandshakeSession {
+  id?: string;
+  user?: string;
+  createdAt?: number;
+}
+
+const handshakeSessions = new WeakMap<IncomingMessage, HandshakeSession>();
 
 /** Refuses cross-site handshakes (cross-site WebSocket hijacking): 403 before anything else runs. */
 export function allowSameOrigin(config: Config) {
@@ -27,8 +36,9 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
   return (req, res, next) => {
     if (req._query?.sid !== undefined) return next();
     (async () => {
-      await runMiddleware(session, req, unsentResponse());
-      const user = req.session?.user;
+      const found = await loadSession(session, req);
+      handshakeSessions.set(req, found);
+      const user = found.user;
       if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
     })().then(
       () => next(),
@@ -45,11 +55,19 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
 }
 
 /**
- * A response for express-session to hook instead of engine.io's. The session middleware wraps the
- * response's end and writeHead in closures that hold the request and the session, and engine.io
- * keeps its upgrade response as long as the socket lives: about 4 KB per connection, for nothing,
- * since a handshake never sends the session cookie back (logging in does that).
+ * Runs express-session on a stand-in for the handshake request and returns what it found. engine.io
+ * keeps the upgrade request (and its response) as long as the socket lives: the session, its
+ * cookie, the parsed URL and the properties express-session adds would stay with every connection
+ * (about 2 KB each, B4) for nothing, since a handshake never sends the session cookie back (logging
+ * in does that). The response is a stand-in for the same reason: express-session wraps its end and
+ * writeHead in closures that hold the request and the session.
  */
+async function loadSession(session: SessionMiddleware, req: IncomingMessage): Promise<HandshakeSession> {
+  const view = { headers: req.headers, url: req.url, method: req.method, connection: req.socket, socket: req.socket } as SessionRequest;
+  await runMiddleware(session, view, unsentResponse());
+  return { id: view.sessionID, user: view.session?.user, createdAt: view.session?.createdAt };
+}
+
 function unsentResponse(): ServerResponse {
   const ignore = () => undefined;
   return { writeHead: ignore, setHeader: ignore, getHeader: ignore, end: ignore, on: ignore, once: ignore } as unknown as ServerResponse;
@@ -61,17 +79,15 @@ function unsentResponse(): ServerResponse {
  */
 export function requireLogin(io: ChatServer, config: Config): void {
   io.use((socket, next) => {
-    const req = socket.request as SessionRequest;
-    const session = req.session;
+    const session = handshakeSessions.get(socket.request);
+    handshakeSessions.delete(socket.request);
     const user = session?.user;
-    if (!session || !user || !req.sessionID || isExpired(session, config)) {
+    if (!session?.id || !user || isExpired(session, config)) {
       const err = new Error("unauthorized") as Error & { data: unknown };
       err.data = { code: "E_UNAUTHORIZED", message: "log in first" };
       return next(err);
     }
-    socket.data = { user, sessionId: req.sessionID, sessionCreatedAt: session.createdAt ?? Date.now() };
-    // The handshake request lives as long as the socket; drop the session copy it no longer needs.
-    delete req.session;
+    socket.data = { user, sessionId: session.id, sessionCreatedAt: session.createdAt ?? Date.now() };
     next();
   });
 }

@@ -2,53 +2,77 @@ import { type Conversation, GENERAL_ROOM, userChannel } from "../domain/names.js
 import { catchUp, parseLastIds } from "./catch-up.js";
 import { type ChatServer, type ChatSocket, type RealtimeDeps, sessionChannel } from "./context.js";
 import type { Delivery } from "./delivery.js";
-import { registerMessages } from "./messages.js";
-import { type Announcer, registerPresence } from "./presence.js";
-import { registerRooms } from "./rooms.js";
-import { registerTyping } from "./typing.js";
+import type { ClientToServerEvents } from "./events.js";
+import { messageListeners } from "./messages.js";
+import { type Announcer, presenceListeners } from "./presence.js";
+import { roomListeners } from "./rooms.js";
+import { typingListeners } from "./typing.js";
+import type { Listeners, SocketListener } from "./with-ack.js";
 
-/** Handlers first (synchronously, so no early event is lost), then the async set-up. */
-export function onConnection(io: ChatServer, socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery, announcer: Announcer): void {
-  registerRooms(io, socket, deps, delivery);
-  registerMessages(socket, deps);
-  registerPresence(socket, deps);
-  registerTyping(io, socket, deps);
+/**
+ * Builds, once per worker, what every new socket gets: the shared listeners first (synchronously,
+ * so no early event is lost), then the async set-up.
+ */
+export function connectionHandler(
+  io: ChatServer,
+  deps: RealtimeDeps,
+  delivery: Delivery,
+  announcer: Announcer,
+): (socket: ChatSocket) => void {
+  const listeners: Listeners = {
+    ...roomListeners(io, deps, delivery),
+    ...messageListeners(deps),
+    ...presenceListeners(deps),
+    ...typingListeners(io, deps),
+  };
+  const events = Object.entries(listeners) as [keyof ClientToServerEvents, SocketListener][];
+  /** Sockets counted in presence: only those must be subtracted when they disconnect. */
+  const counted = new WeakSet<ChatSocket>();
+
   // socket.io emits "error" for malformed packets; without a listener that would be an uncaught error.
-  socket.on("error", (err) => deps.log.debug({ err: err.message }, "socket error"));
-
-  let counted = false;
-  socket.on("disconnect", () => {
-    if (!counted) return;
-    deps.presence.disconnect(socket.data.user).then(
-      (offline) => offline && announcer.changed([socket.data.user]),
+  const onError = (err: Error) => deps.log.debug({ err: err.message }, "socket error");
+  function onDisconnect(this: ChatSocket): void {
+    if (!counted.has(this)) return;
+    const user = this.data.user;
+    deps.presence.disconnect(user).then(
+      (offline) => offline && announcer.changed([user]),
       (err: Error) => deps.log.warn({ err: err.message }, "presence update failed"),
     );
-  });
+  }
 
-  setUp(socket, deps, delivery)
-    .then(async () => {
-      if (!socket.connected) return;
-      counted = true;
-      if (await deps.presence.connect(socket.data.user)) announcer.changed([socket.data.user]);
-    })
-    .catch((err: Error) => {
-      deps.log.warn({ err: err.message }, "connection set-up failed; the client will reconnect");
-      // Closing the transport (not socket.disconnect()) makes the client reconnect by itself.
-      socket.conn.close();
-    });
+  return (socket) => {
+    for (const [event, listener] of events) socket.on(event, listener);
+    socket.on("error", onError);
+    socket.on("disconnect", onDisconnect);
+    setUp(socket, deps, delivery)
+      .then(async () => {
+        if (!socket.connected) return;
+        counted.add(socket);
+        if (await deps.presence.connect(socket.data.user)) announcer.changed([socket.data.user]);
+      })
+      .catch((err: Error) => {
+        deps.log.warn({ err: err.message }, "connection set-up failed; the client will reconnect");
+        // Closing the transport (not socket.disconnect()) makes the client reconnect by itself.
+        socket.conn.close();
+      });
+  };
 }
 
 /** Joins the user's rooms, greets, and replays what the client missed before any live message. */
 async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery): Promise<void> {
   const { user, sessionId } = socket.data;
   const lastIds = parseLastIds(socket.handshake.auth);
-  const [rooms, directs] = await Promise.all([deps.rooms.roomsOf(user), deps.rooms.directsOf(user)]);
+  const rooms = await deps.rooms.roomsOf(user);
   if (!rooms.includes(GENERAL_ROOM)) {
     await deps.rooms.join(user, GENERAL_ROOM);
     rooms.unshift(GENERAL_ROOM);
   }
   await delivery.hold(socket, async (sent) => {
     socket.join([userChannel(user), sessionChannel(sessionId), ...rooms]);
+    // Others start direct conversations with this user at any time: their list is read only once
+    // the user's channel is joined, so a first message is either listed (replayed below) or stored
+    // after the join (delivered live).
+    const directs = await deps.rooms.directsOf(user);
     socket.emit("welcome", { user, instance: deps.instance, rooms, directs });
     const conversations: Conversation[] = [...rooms, ...directs];
     await catchUp(socket, conversations, lastIds, deps.messages, deps.config.limits.catchupMax, sent);

@@ -45,6 +45,9 @@ export function createDelivery(io: ChatServer, syncFeed: (timeoutMs: number) => 
 
   const deliverOne = (message: FeedMessage): void => {
     for (const { channel, conversation } of routesOf(message)) {
+      // Every worker reads every message; with several workers, many have no recipient here.
+      const here = io.of("/").adapter.rooms.get(channel)?.size ?? 0;
+      if (here === 0) continue;
       const out: Message = {
         id: message.id,
         conversation,
@@ -56,7 +59,7 @@ export function createDelivery(io: ChatServer, syncFeed: (timeoutMs: number) => 
       // Excluding a room costs a set computation per broadcast: only when someone is holding.
       const local = io.local.to(channel);
       (queues.size > 0 ? local.except(HOLDING) : local).emit("message:new", out);
-      counters.messagesDelivered += io.of("/").adapter.rooms.get(channel)?.size ?? 0;
+      counters.messagesDelivered += here;
       for (const held of queues.values()) if (held.socket.rooms.has(channel)) held.queue.push(out);
     }
   };

@@ -4,7 +4,7 @@ import { Server } from "socket.io";
 import type { SessionMiddleware } from "../http/session.js";
 import type { SessionKeeper } from "../store/sessions.js";
 import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
-import { onConnection } from "./connection.js";
+import { connectionHandler } from "./connection.js";
 import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
 import { createDelivery, type Delivery } from "./delivery.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
@@ -67,10 +67,11 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
 
   const delivery = createDelivery(io, options.syncFeed, options.counters);
   const announcer = createAnnouncer(io, options.presence, options.log);
+  const connect = connectionHandler(io, options, delivery, announcer);
   let draining = false;
   io.on("connection", (socket) => {
     if (draining) socket.conn.close();
-    else onConnection(io, socket, options, delivery, announcer);
+    else connect(socket);
   });
   const stopHeartbeat = startPresenceHeartbeat(options.presence, announcer, config.presenceTtlSeconds, options.log);
   const stopWatch = startSessionWatch(io, options.sessions, config, options.log);

@@ -4,7 +4,7 @@ import { isStreamId } from "../domain/stream-ids.js";
 import { AppError, invalid } from "../lib/errors.js";
 import type { Counters } from "../lib/metrics.js";
 import type { ChatSocket, RealtimeDeps } from "./context.js";
-import { objectPayload, withAck } from "./with-ack.js";
+import { acked, type Listeners, objectPayload } from "./with-ack.js";
 
 /**
  * Resolves a conversation as the client named it to the canonical form: lower-case rooms the socket
@@ -38,37 +38,26 @@ async function shedWhenSaturated<T>(counters: Counters, max: number, send: () =>
   }
 }
 
-export function registerMessages(socket: ChatSocket, deps: RealtimeDeps): void {
-  const { log, messages, rooms, config } = deps;
+export function messageListeners(deps: RealtimeDeps): Listeners {
+  const { log, messages, config } = deps;
   const { limits } = config;
-  const user = socket.data.user;
   const sendRate = { rate: limits.sendRate, burst: limits.sendBurst };
-  /** Direct conversations already recorded for this user, to skip a write per message. */
-  const knownDirects = new Set<string>();
 
-  socket.on(
-    "message:send",
-    withAck(log, "message:send", async (raw) => {
+  return {
+    "message:send": acked(log, "message:send", async (socket, raw) => {
       const payload = objectPayload(raw);
       const text = parseText(payload.text, limits);
       const clientId = parseClientId(payload.clientId);
       const stored = await shedWhenSaturated(deps.counters, limits.sendMaxInFlight, async () => {
         const to = await resolve(socket, deps, payload.to);
-        const appended = await messages.append({ to, from: user, text, clientId }, sendRate);
-        if (isDirect(to) && !knownDirects.has(to)) {
-          await rooms.addDirect(user, peerOf(to));
-          knownDirects.add(to);
-        }
-        return appended;
+        return messages.append({ to, from: socket.data.user, text, clientId }, sendRate);
       });
       if (stored.created) deps.counters.messagesStored++;
       return { id: stored.id, ts: stored.ts };
     }),
-  );
 
-  socket.on(
-    "history:fetch",
-    withAck(log, "history:fetch", async (raw) => {
+    "history:fetch": acked(log, "history:fetch", async (socket, raw) => {
+      const user = socket.data.user;
       const payload = objectPayload(raw);
       const conversation = await resolve(socket, deps, payload.conversation);
       const limit = parseLimit(payload.limit, limits.historyPage, limits.historyPageMax);
@@ -84,5 +73,5 @@ export function registerMessages(socket: ChatSocket, deps: RealtimeDeps): void {
       }
       return { messages: await messages.latest(conversation, user, limit) };
     }),
-  );
+  };
 }

@@ -1,13 +1,12 @@
 import type { Logger } from "../lib/logger.js";
 import type { PresenceStore } from "../store/presence.js";
-import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
-import { withAck } from "./with-ack.js";
+import type { ChatServer, RealtimeDeps } from "./context.js";
+import { acked, type Listeners } from "./with-ack.js";
 
-export function registerPresence(socket: ChatSocket, deps: RealtimeDeps): void {
-  socket.on(
-    "presence:list",
-    withAck(deps.log, "presence:list", async () => ({ users: (await deps.presence.online()).sort() })),
-  );
+export function presenceListeners(deps: RealtimeDeps): Listeners {
+  return {
+    "presence:list": acked(deps.log, "presence:list", async () => ({ users: (await deps.presence.online()).sort() })),
+  };
 }
 
 /** How long presence changes that follow one another are gathered into one broadcast. */

@@ -1,35 +1,40 @@
 import { assertNotGeneral, parseRoomName, userChannel } from "../domain/names.js";
 import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
-import { type Delivery, sentKey } from "./delivery.js";
-import { objectPayload, withAck } from "./with-ack.js";
+import { type Delivery, type Sent, sentKey } from "./delivery.js";
+import { acked, answer, type Listeners, objectPayload } from "./with-ack.js";
 
 const LIST_MAX = 500;
 
-export function registerRooms(io: ChatServer, socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery): void {
+export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Delivery): Listeners {
   const { log, rooms, messages, config } = deps;
-  const user = socket.data.user;
-  const others = () => io.in(userChannel(user)).except(socket.id);
+  /** The user's other sockets, on every worker. */
+  const othersOf = (socket: ChatSocket) => io.in(userChannel(socket.data.user)).except(socket.id);
 
-  socket.on("room:join", (payload, ack) =>
-    delivery.hold(socket, (sent) =>
-      withAck(log, "room:join", async (raw) => {
-        const room = parseRoomName(objectPayload(raw).room);
-        await rooms.join(user, room);
-        socket.join(room);
-        // The user's other tabs, on any worker, follow the join live; they load history themselves.
-        others().socketsJoin(room);
-        others().emit("room:joined", { room });
-        const history = await messages.latest(room, user, config.limits.historyPage);
-        const newest = history.at(-1)?.id;
-        if (newest !== undefined) sent.set(sentKey(room), newest);
-        return { room, history };
-      })(payload, ack),
-    ),
-  );
+  const join = async (socket: ChatSocket, raw: unknown, sent: Sent) => {
+    const user = socket.data.user;
+    const room = parseRoomName(objectPayload(raw).room);
+    await rooms.join(user, room);
+    socket.join(room);
+    // The user's other tabs, on any worker, follow the join live; they load history themselves.
+    othersOf(socket).socketsJoin(room);
+    othersOf(socket).emit("room:joined", { room });
+    const history = await messages.latest(room, user, config.limits.historyPage);
+    const newest = history.at(-1)?.id;
+    if (newest !== undefined) sent.set(sentKey(room), newest);
+    return { room, history };
+  };
 
-  socket.on(
-    "room:leave",
-    withAck(log, "room:leave", async (raw) => {
+  return {
+    // Live messages wait while the join reads history, so none is missed or sent twice.
+    "room:join"(payload, ack) {
+      delivery
+        .hold(this, (sent) => answer(log, "room:join", ack, () => join(this, payload, sent)))
+        // The join was answered; only the wait for this worker's feed reader failed (Redis is down).
+        .catch((err: Error) => log.warn({ err: err.message }, "room join: live delivery not confirmed in sync"));
+    },
+
+    "room:leave": acked(log, "room:leave", async (socket, raw) => {
+      const user = socket.data.user;
       const room = parseRoomName(objectPayload(raw).room);
       assertNotGeneral(room);
       await rooms.leave(user, room);
@@ -38,13 +43,10 @@ export function registerRooms(io: ChatServer, socket: ChatSocket, deps: Realtime
       // this room here" (a message stored right after could otherwise still arrive).
       io.local.in(userChannel(user)).socketsLeave(room);
       io.in(userChannel(user)).socketsLeave(room);
-      others().emit("room:left", { room });
+      othersOf(socket).emit("room:left", { room });
       return {};
     }),
-  );
 
-  socket.on(
-    "rooms:list",
-    withAck(log, "rooms:list", async () => ({ rooms: await rooms.list(LIST_MAX) })),
-  );
+    "rooms:list": acked(log, "rooms:list", async () => ({ rooms: await rooms.list(LIST_MAX) })),
+  };
 }

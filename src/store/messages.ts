@@ -1,5 +1,5 @@
 import type { Message } from "../domain/messages.js";
-import { type Conversation, usernameKey } from "../domain/names.js";
+import { type Conversation, isDirect, peerOf, usernameKey } from "../domain/names.js";
 import { compareIds, timestampOf } from "../domain/stream-ids.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
@@ -37,8 +37,9 @@ export interface Page {
 
 export interface MessageStore {
   /**
-   * Stores once per (conversation, sender, clientId) and queues the message on the delivery feed,
-   * atomically, if the sender's rate allows it. A retry of a stored message costs no token.
+   * Stores once per (conversation, sender, clientId), lists a direct conversation on both sides and
+   * queues the message on the delivery feed, atomically, if the sender's rate allows it. A retry of
+   * a stored message costs no token.
    * @throws AppError E_RATE_LIMITED.
    */
   append(message: NewMessage, rate: SendRate): Promise<Appended>;
@@ -60,31 +61,59 @@ export interface MessageStoreOptions {
   dedupeSeconds: number;
 }
 
-// One round trip per send: dedupe, rate limit, store, remember the clientId and queue for delivery.
-// A message is either stored and delivered to every worker in id order, or not stored at all. The
-// conversation stream's id is the message id; the feed gets its own id (two streams may mint equal
-// ids) and carries the message id. The token bucket runs on Redis's clock, shared by every worker.
+// One script per batch of sends (those that arrived in one event-loop iteration): per message,
+// dedupe, rate limit, store, remember the clientId, list a direct conversation on both sides and
+// queue for delivery. A message is either stored and delivered to every worker in id order, or not
+// stored at all. The direct conversation is listed in the same step because a reconnecting
+// recipient reads its list to catch up: listed any later, a first message that its worker's feed
+// reader delivered before the socket joined would be neither replayed nor delivered. The conversation
+// stream's id is the message id; the feed gets its own id (two streams may mint equal ids) and
+// carries the message id. The rate limit is a GCRA (one integer per sender: the time, in µs on
+// Redis's clock, at which their budget is full again), shared by every worker and host. Each
+// redis.call costs a few µs of Redis CPU, so the script makes as few as it can.
+// KEYS: feed, then per message: log, dedupe, rate, sender's directs, recipient's directs (for a
+// room, the sender's twice, untouched). ARGV: history limit, dedupe seconds, feed limit, then per
+// message: from, text, clientId, to, interval µs, burst window µs.
+// Returns, per message: id ('' when refused), created (1/0), ms to wait (refused).
 const SEND = lua(`
-local existing = redis.call('GET', KEYS[2])
-if existing then return {existing, 0, 0} end
-local rate, burst = tonumber(ARGV[8]), tonumber(ARGV[9])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[4], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-if tokens < 1 then
-  redis.call('HSET', KEYS[4], 'tokens', tostring(tokens), 'at', tostring(now))
-  redis.call('EXPIRE', KEYS[4], math.ceil(burst / rate) + 1)
-  return {'', 0, math.ceil((1 - tokens) / rate * 1000)}
+local now = t[1] * 1000000 + t[2]
+local out = {}
+for i = 0, (#KEYS - 1) / 5 - 1 do
+  local log, dedupe, rate = KEYS[2 + 5 * i], KEYS[3 + 5 * i], KEYS[4 + 5 * i]
+  local a = 4 + 6 * i
+  local existing = redis.call('GET', dedupe)
+  if existing then
+    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = 0
+  else
+    local full = math.max(tonumber(redis.call('GET', rate)) or now, now) + tonumber(ARGV[a + 4])
+    local over = full - now - tonumber(ARGV[a + 5])
+    if over > 0 then
+      out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = math.ceil(over / 1000)
+    else
+      redis.call('SET', rate, full, 'PX', math.ceil((full - now) / 1000))
+      local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', ARGV[a], 'text', ARGV[a + 1], 'cid', ARGV[a + 2])
+      redis.call('SET', dedupe, id, 'EX', ARGV[2])
+      if string.sub(ARGV[a + 3], 1, 1) == '@' then
+        redis.call('SADD', KEYS[5 + 5 * i], ARGV[a + 3])
+        redis.call('SADD', KEYS[6 + 5 * i], '@' .. ARGV[a])
+      end
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'id', id, 'to', ARGV[a + 3], 'from', ARGV[a], 'text', ARGV[a + 1], 'cid', ARGV[a + 2])
+      out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = 0
+    end
+  end
 end
-redis.call('HSET', KEYS[4], 'tokens', tostring(tokens - 1), 'at', tostring(now))
-redis.call('EXPIRE', KEYS[4], math.ceil(burst / rate) + 1)
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'from', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[5])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'id', id, 'to', ARGV[7], 'from', ARGV[2], 'text', ARGV[3], 'cid', ARGV[4])
-return {id, 1, 0}`);
+return out`);
+
+/** Sends per script run: bounds how long one run holds Redis (a few µs per message). */
+const SEND_BATCH_MAX = 64;
+
+interface PendingSend {
+  message: NewMessage;
+  rate: SendRate;
+  resolve(appended: Appended): void;
+  reject(err: unknown): void;
+}
 
 type StreamEntry = { id: string; message: Record<string, string> };
 
@@ -102,28 +131,45 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
   const read = async (conversation: Conversation, entries: Promise<StreamEntry[] | null>): Promise<Message[]> =>
     ((await guarded(() => entries)) ?? []).map((entry) => toMessage(entry, conversation));
 
+  let pending: PendingSend[] = [];
+
+  const runBatch = async (batch: PendingSend[]): Promise<void> => {
+    const scriptKeys = [keys.feed];
+    const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds), String(options.feedLimit)];
+    for (const { message, rate } of batch) {
+      const log = keys.log(message.to, message.from);
+      const senderDirects = keys.userDirects(message.from);
+      const recipientDirects = isDirect(message.to) ? keys.userDirects(peerOf(message.to)) : senderDirects;
+      scriptKeys.push(log, keys.dedupe(log, message.from, message.clientId), keys.rate("send", usernameKey(message.from)));
+      scriptKeys.push(senderDirects, recipientDirects);
+      const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
+      scriptArgs.push(message.from, message.text, message.clientId, message.to, String(interval), String(interval * rate.burst));
+    }
+    try {
+      const replies = (await guarded(() => SEND.run(untimed, scriptKeys, scriptArgs))) as (string | number)[];
+      batch.forEach((send, i) => {
+        const [id, created, waitMs] = [String(replies[3 * i]), Number(replies[3 * i + 1]), Number(replies[3 * i + 2])];
+        if (waitMs > 0) send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(waitMs / 1000)));
+        else send.resolve({ id, ts: timestampOf(id), created: created === 1 });
+      });
+    } catch (err) {
+      for (const send of batch) send.reject(err);
+    }
+  };
+
+  /** The sends of one event-loop iteration share a script run (one command, one Redis call). */
+  const flush = (): void => {
+    const all = pending;
+    pending = [];
+    for (let i = 0; i < all.length; i += SEND_BATCH_MAX) void runBatch(all.slice(i, i + SEND_BATCH_MAX));
+  };
+
   return {
-    async append({ to, from, text, clientId }, rate) {
-      const log = keys.log(to, from);
-      const [id, created, waitMs] = (await guarded(() =>
-        SEND.run(
-          untimed,
-          [log, keys.dedupe(log, from, clientId), keys.feed, keys.rate("send", usernameKey(from))],
-          [
-            String(options.historyLimit),
-            from,
-            text,
-            clientId,
-            String(options.dedupeSeconds),
-            String(options.feedLimit),
-            to,
-            String(rate.rate),
-            String(rate.burst),
-          ],
-        ),
-      )) as [string, number, number];
-      if (waitMs > 0) throw new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(waitMs / 1000));
-      return { id, ts: timestampOf(id), created: created === 1 };
+    append(message, rate) {
+      return new Promise<Appended>((resolve, reject) => {
+        if (pending.length === 0) setImmediate(flush);
+        pending.push({ message, rate, resolve, reject });
+      });
     },
 
     async latest(conversation, viewer, limit) {

@@ -14,8 +14,6 @@ export interface RoomStore {
   roomsOf(user: string): Promise<RoomName[]>;
   /** Peers the user has exchanged direct messages with, as `@Name`. */
   directsOf(user: string): Promise<DirectName[]>;
-  /** Records a direct conversation on both sides (display names). */
-  addDirect(from: string, to: string): Promise<void>;
   list(max: number): Promise<RoomSummary[]>;
 }
 
@@ -32,9 +30,6 @@ export function createRoomStore(redis: Redis, keys: Keys): RoomStore {
     },
     async directsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userDirects(user)))) as DirectName[]).sort();
-    },
-    async addDirect(from, to) {
-      await guarded(() => redis.multi().sAdd(keys.userDirects(from), `@${to}`).sAdd(keys.userDirects(to), `@${from}`).exec());
     },
     async list(max) {
       const rooms = ((await guarded(() => redis.sMembers(keys.rooms))) as RoomName[]).sort().slice(0, max);

@@ -123,7 +123,16 @@ t.test("chaos > 50 clients, rooms and DMs, workers killed -9 > every acked messa
         }
         previous = id;
       }
-      for (const id of ids) if (!seen.has(id)) lost++;
+      for (const id of ids) {
+        if (seen.has(id)) continue;
+        lost++;
+        if (lost <= 3) {
+          const around = arrived.filter((a) => Math.abs(Number(a.split("-")[0]) - Number(id.split("-")[0])) < 3000);
+          t.comment(
+            `lost ${client.user} ${conversation} ${id}; arrived near it: ${JSON.stringify(around)} welcomes=${JSON.stringify(client.welcomes)}`,
+          );
+        }
+      }
       deliveries += ids.size;
     }
     t.ok(byUser.has(client.user));

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
@@ -256,6 +257,30 @@ t.test("rate limit > one user's two sockets on two workers > share one budget", 
   }
   t.equal(replies.filter((r) => r.ok).length, 3, "the burst is shared");
   t.match(replies.at(-1), { ok: false, error: { code: "E_RATE_LIMITED" } });
+});
+
+t.test("rate limit > a burst sent at once > the budget holds within one batch, refills at the rate, and a retry is free", async (t) => {
+  const strict = await startServer(redis.url, { SEND_RATE: "2", SEND_BURST: "3" });
+  t.teardown(() => strict.stop());
+  const { cookie } = await registerUser(strict.url);
+  const { socket } = await connect(strict.url, cookie);
+  sockets.push(socket);
+  const clientIds = Array.from({ length: 5 }, () => randomUUID());
+  // Sent in one go, so the server stores them in one script run.
+  const replies = await Promise.all(
+    clientIds.map((clientId, i) => call(socket, "message:send", { to: "#general", text: `b${i}`, clientId })),
+  );
+  t.equal(replies.filter((r) => r.ok).length, 3, "the burst, and no more");
+  const refused = replies.find((r) => !r.ok);
+  t.match(refused, { ok: false, error: { code: "E_RATE_LIMITED" } });
+  const first = replies[0];
+  const retry = await call(socket, "message:send", { to: "#general", text: "b0", clientId: clientIds[0] as string });
+  t.same(retry, first, "a retry of a stored message gets its id again, even while limited");
+  await sleep(600);
+  const refilled = await call(socket, "message:send", { to: "#general", text: "after", clientId: randomUUID() });
+  t.ok(refilled.ok, "one more after 1/rate seconds");
+  const again = await call(socket, "message:send", { to: "#general", text: "too soon", clientId: randomUUID() });
+  t.match(again, { ok: false, error: { code: "E_RATE_LIMITED" } });
 });
 
 t.test("presence > first tab opens and last tab closes > one update each, across workers", async (t) => {

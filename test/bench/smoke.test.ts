@@ -86,6 +86,7 @@ for (const kind of ["ours", "ref"] as const satisfies readonly TargetKind[]) {
       return c.disconnects > 0 && c.connected === c.total;
     }, 20_000);
     t.ok(back, "every socket reconnected after the worker was killed");
+    if (!back) t.comment(`connections: ${JSON.stringify(await run.pool.connections())}`);
     await sleep(500);
     await run.pool.stopLoad();
     await waitFor(async () => (await run.pool.snapshots()).every((s) => s.unacked === 0), 10_000);

@@ -18,6 +18,7 @@ export function connectionHandler(
   deps: RealtimeDeps,
   delivery: Delivery,
   announcer: Announcer,
+  draining: () => boolean,
 ): (socket: ChatSocket) => void {
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
@@ -32,7 +33,11 @@ export function connectionHandler(
   // socket.io emits "error" for malformed packets; without a listener that would be an uncaught error.
   const onError = (err: Error) => deps.log.debug({ err: err.message }, "socket error");
   function onDisconnect(this: ChatSocket): void {
-    if (!counted.has(this)) return;
+    // A draining worker sends its clients to reconnect elsewhere: counted off one by one, a user
+    // whose every tab was here would go offline and come back a second later, and every socket of
+    // the cluster would be told twice. Its counts go at the end of the drain (presence.leave), once
+    // the clients are counted on their new workers; only those that did not come back go offline.
+    if (!counted.has(this) || draining()) return;
     const user = this.data.user;
     deps.presence.disconnect(user).then(
       (offline) => offline && announcer.changed([user]),

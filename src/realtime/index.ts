@@ -67,8 +67,8 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
 
   const delivery = createDelivery(io, options.syncFeed, options.counters);
   const announcer = createAnnouncer(io, options.presence, options.log);
-  const connect = connectionHandler(io, options, delivery, announcer);
   let draining = false;
+  const connect = connectionHandler(io, options, delivery, announcer, () => draining);
   io.on("connection", (socket) => {
     if (draining) socket.conn.close();
     else connect(socket);

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createAdapter as createClusterAdapter } from "@socket.io/cluster-adapter";
 import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
 import { setupWorker } from "@socket.io/sticky";
@@ -28,6 +29,14 @@ const FEED_LIMIT = 100_000;
 const DEDUPE_SECONDS = 86_400;
 /** The part of SHUTDOWN_TIMEOUT_MS a stopping worker may spend sending its clients away. */
 const DRAIN_SHARE = 0.6;
+/**
+ * How long a drained worker keeps its presence counts, so that the clients it sent away are
+ * counted on their new workers first: its users then never show offline for a second. A client
+ * retries after 0.25-0.75 s, and its handshake takes milliseconds. At most HANDOVER_SHARE of the
+ * budget.
+ */
+const PRESENCE_HANDOVER_MS = 2000;
+const HANDOVER_SHARE = 0.2;
 
 export interface ChatWorker {
   /** The worker's HTTP server; in a cluster the primary hands it connections, in tests it may listen. */
@@ -131,6 +140,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
       // Most of the shutdown budget is left for closing Redis and exiting.
       await live.drain(config.shutdownTimeoutMs * DRAIN_SHARE);
       onDrained?.();
+      await sleep(Math.min(PRESENCE_HANDOVER_MS, config.shutdownTimeoutMs * HANDOVER_SHARE));
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();

@@ -101,9 +101,15 @@ t.test("cluster > SIGHUP > workers replaced one at a time; clients keep chatting
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
   const [one, two] = await twoWorkers(cluster, cookie);
+  // A second user with a single tab: it moves once or twice, and must never look offline. While
+  // one worker drains, the watcher on the other one hears every announcement.
+  const mover = await registerUser(cluster.url);
+  const moving = await connect(cluster.url, mover.cookie, { reconnection: true });
+  sockets.push(moving.socket);
+  const told = [one, two].map(({ socket }) => presenceLog(socket));
   const before = new Set(readyWorkers(cluster));
   // Both workers are replaced, so both clients are greeted again once their rooms are rejoined.
-  const rewelcomed = Promise.all([one, two].map(({ socket }) => new Promise((resolve) => socket.once("welcome", resolve))));
+  const rewelcomed = Promise.all([one, two, moving].map(({ socket }) => new Promise((resolve) => socket.once("welcome", resolve))));
   const hupAt = Date.now();
   cluster.proc.kill("SIGHUP");
   await cluster.waitForLog((l) => l.msg === "rolling restart done", 60_000);
@@ -120,6 +126,12 @@ t.test("cluster > SIGHUP > workers replaced one at a time; clients keep chatting
   const ack = await send(one.socket, "#general", "after the restart");
   await settle(() => two.received.some((m) => m.id === ack.id));
   t.equal(two.received.filter((m) => m.id === ack.id).length, 1);
+  await new Promise((r) => setTimeout(r, PRESENCE_BATCH_MS + 300));
+  t.same(
+    told.flat().filter((u) => u.user === mover.user && !u.online),
+    [],
+    "a user whose only tab was on a draining worker never showed offline",
+  );
 });
 
 t.test("primary > hostile client traffic > keeps serving", async (t) => {

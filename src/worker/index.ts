@@ -137,7 +137,8 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     instance,
     async stop(onDrained) {
       accepting = false;
-      // Most of the shutdown budget is left for closing Redis and exiting.
+      // The budget: up to 60 % sending clients away, up to 20 % handing presence over, the rest
+      // for closing Redis and exiting.
       await live.drain(config.shutdownTimeoutMs * DRAIN_SHARE);
       onDrained?.();
       await sleep(Math.min(PRESENCE_HANDOVER_MS, config.shutdownTimeoutMs * HANDOVER_SHARE));

@@ -189,23 +189,27 @@ export function computeVerdicts(runs: readonly RunRecord[], scenarios: readonly 
   }
   if (scenarios.includes("B5")) {
     const worst = (pick: (r: ScenarioResults["B5"]) => number | null) => spread(values(runs, "B5", "ours", pick));
-    const phaseBack = (r: ScenarioResults["B5"]): number | null => {
+    // "Back within 5 s" is per client: from the moment its socket dropped until its welcome. A
+    // rolling restart drops sockets over several seconds on purpose (the drain), so the time from
+    // the SIGHUP until the last one is back measures the restart, not any client's outage; it is
+    // reported in the B5 table ("all back after"), not judged.
+    const longestOutage = (r: ScenarioResults["B5"]): number | null => {
       const ran = r.phases.filter((p) => !p.skipped);
       if (ran.length < 2 || ran.some((p) => !p.allBack)) return Number.POSITIVE_INFINITY;
-      return Math.max(...ran.map((p) => Math.max(p.backAfterMs ?? Number.POSITIVE_INFINITY, p.outageMaxMs))) / 1000;
+      return Math.max(...ran.map((p) => p.outageMaxMs)) / 1000;
     };
     out.push(
       verdict(
         {
           scenario: "B5",
-          metric: "all 9k sockets back after kill-one-worker and restart-all (worst phase, s)",
+          metric: "longest any of the 9k sockets was down, kill-one-worker and restart-all (worst phase, s)",
           target: "100 % within 5 s",
           unit: "s",
           kind: "zero",
           limit: 5,
-          note: refNote("", spread(values(runs, "B5", "ref", phaseBack)), "s"),
+          note: refNote("", spread(values(runs, "B5", "ref", longestOutage)), "s"),
         },
-        worst(phaseBack),
+        worst(longestOutage),
         failed("B5"),
       ),
       verdict(

@@ -123,11 +123,6 @@ export function toMessage(entry: StreamEntry, conversation: Conversation): Messa
 }
 
 export function createMessageStore(redis: Redis, keys: Keys, options: MessageStoreOptions): MessageStore {
-  // node-redis arms an AbortSignal timer for every command (5 s by default): 7 % of a worker's CPU
-  // at a few thousand sends per second. Sends go without it: while Redis hangs they wait, and the
-  // realtime layer's SEND_MAX_IN_FLIGHT bound refuses the ones beyond (E_RATE_LIMITED).
-  const untimed = redis.withCommandOptions({ timeout: 0 }) as Redis;
-
   const read = async (conversation: Conversation, entries: Promise<StreamEntry[] | null>): Promise<Message[]> =>
     ((await guarded(() => entries)) ?? []).map((entry) => toMessage(entry, conversation));
 
@@ -146,7 +141,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       scriptArgs.push(message.from, message.text, message.clientId, message.to, String(interval), String(interval * rate.burst));
     }
     try {
-      const replies = (await guarded(() => SEND.run(untimed, scriptKeys, scriptArgs))) as (string | number)[];
+      const replies = (await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[];
       batch.forEach((send, i) => {
         const [id, created, waitMs] = [String(replies[3 * i]), Number(replies[3 * i + 1]), Number(replies[3 * i + 2])];
         if (waitMs > 0) send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(waitMs / 1000)));

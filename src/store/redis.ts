@@ -24,14 +24,20 @@ export interface RedisOptions {
    * E_UNAVAILABLE quickly so the client retries, never hang until some timeout.
    */
   failFast?: boolean;
+  /**
+   * Bound commands by watching the connection (watchForHang) instead of timing each one. A
+   * subscriber cannot PING between its subscriptions, so it keeps node-redis's per-command timeout.
+   */
+  watched?: boolean;
 }
 
 /** Creates and connects a node-redis client that has an error listener (else an error kills the process). */
-export async function connectRedis({ url, name, log, failFast = true }: RedisOptions): Promise<Redis> {
+export async function connectRedis({ url, name, log, failFast = true, watched = true }: RedisOptions): Promise<Redis> {
   const client: Redis = createClient({
     url,
     name,
     disableOfflineQueue: failFast,
+    ...(watched && { commandOptions: { timeout: 0 } }),
     socket: {
       connectTimeout: 5000,
       reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
@@ -47,7 +53,58 @@ export async function connectRedis({ url, name, log, failFast = true }: RedisOpt
     down = false;
   });
   await client.connect();
+  if (watched) watchForHang(client, name, log);
   return client;
+}
+
+/** How long a PING may stay unanswered before Redis counts as hung, and how often one is sent. */
+const HANG_TIMEOUT_MS = 5000;
+const PING_EVERY_MS = 1000;
+
+/**
+ * Fails the commands of a Redis that stopped answering (stopped, or a half-open connection), once
+ * per connection instead of once per command. node-redis would arm a 5 s AbortSignal.timeout for
+ * every command, whose timer fires even when the reply came at once and builds a DOMException then:
+ * about 15 % of a handshake's CPU (docs/performance.md, B5). Here one PING a second is in flight;
+ * when one has waited HANG_TIMEOUT_MS, the connection is dropped, which rejects every waiting
+ * command (E_UNAVAILABLE), and opened again; meanwhile commands fail at once (failFast).
+ * Blocking reads shorter than the timeout (the feed's XREAD BLOCK) only delay the PING.
+ */
+function watchForHang(client: Redis, name: string, log: Logger): void {
+  let pingSince: number | undefined;
+  let reconnecting = false;
+  const reconnect = (): void => {
+    // The reply may be read but not yet handled after a long busy stretch of this process: decide
+    // after the event loop has polled its sockets once more.
+    setImmediate(() => {
+      if (pingSince === undefined || !client.isReady) return;
+      log.warn({ client: name, waitedMs: Date.now() - pingSince }, "redis stopped answering; reconnecting");
+      pingSince = undefined;
+      reconnecting = true;
+      client.destroy();
+      client
+        .connect()
+        .catch(() => undefined)
+        .finally(() => {
+          reconnecting = false;
+        });
+    });
+  };
+  const timer = setInterval(() => {
+    if (!client.isOpen && !reconnecting) return clearInterval(timer); // closed for good
+    if (reconnecting || !client.isReady) return;
+    if (pingSince === undefined) {
+      const since = Date.now();
+      pingSince = since;
+      const answered = () => {
+        if (pingSince === since) pingSince = undefined;
+      };
+      client.ping().then(answered, answered);
+    } else if (Date.now() - pingSince >= HANG_TIMEOUT_MS) {
+      reconnect();
+    }
+  }, PING_EVERY_MS);
+  timer.unref();
 }
 
 const OUTAGES = [

@@ -158,7 +158,13 @@ async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: 
     return { adapter: cluster.isWorker ? createClusterAdapter() : undefined, subscribed: none };
   }
   // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.
-  const sub = await connectRedis({ url: config.redisUrl ?? config.redisLocalUrl, name: "adapter-sub", log, failFast: false });
+  const sub = await connectRedis({
+    url: config.redisUrl ?? config.redisLocalUrl,
+    name: "adapter-sub",
+    log,
+    failFast: false,
+    watched: false,
+  });
   clients.push(sub);
   const publisher = adapterPublisher(redis, (err) => log.debug({ err }, "broadcast to other workers dropped"));
   const subscriber = adapterSubscriber(sub);

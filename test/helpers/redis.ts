@@ -13,6 +13,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port and data folder. */
   restart(): Promise<void>;
+  /** SIGSTOP: the port still accepts connections, nothing answers (a hung Redis). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -49,6 +53,7 @@ export async function startRedis(): Promise<TestRedis> {
     const proc = child;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.kill("SIGCONT"); // a frozen server could not act on SIGTERM
     proc.kill(signal);
     await exited;
   };
@@ -59,6 +64,8 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     kill: () => halt("SIGKILL"),
     restart: launch,
+    freeze: () => child?.kill("SIGSTOP"),
+    thaw: () => child?.kill("SIGCONT"),
     async stop() {
       await halt("SIGTERM");
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import t, { type Test } from "tap";
+import { createLogger } from "../../src/lib/logger.js";
+import { closeRedis, connectRedis, isRedisUnavailable, type Redis } from "../../src/store/redis.js";
+import { startRedis, type TestRedis } from "../helpers/redis.js";
+
+const log = createLogger("silent", "worker");
+
+/** How a command ended: its reply, or the error it was rejected with, and after how long. */
+async function outcome(command: Promise<unknown>): Promise<{ value?: unknown; error?: unknown; ms: number }> {
+  const started = Date.now();
+  try {
+    return { value: await command, ms: Date.now() - started };
+  } catch (error) {
+    return { error, ms: Date.now() - started };
+  }
+}
+
+async function setUp(t: Test): Promise<{ redis: TestRedis; client: Redis }> {
+  const redis = await startRedis();
+  const client = await connectRedis({ url: redis.url, name: "hang-test", log });
+  t.teardown(async () => {
+    redis.thaw();
+    await closeRedis(client);
+    await redis.stop();
+  });
+  return { redis, client };
+}
+
+t.test("a hung Redis fails waiting commands within seconds, and the client recovers when it answers again", async (t) => {
+  const { redis, client } = await setUp(t);
+  await client.set("k", "before");
+
+  redis.freeze();
+  const waiting = await outcome(client.get("k"));
+  t.ok(isRedisUnavailable(waiting.error), `the waiting command failed as an outage (${String(waiting.error)})`);
+  t.ok(waiting.ms >= 4000 && waiting.ms < 9000, `after about 5 s (${waiting.ms} ms)`);
+
+  const meanwhile = await outcome(client.get("k"));
+  t.ok(isRedisUnavailable(meanwhile.error), "a command while Redis still hangs fails as an outage");
+  t.ok(meanwhile.ms < 1000, `at once (${meanwhile.ms} ms)`);
+
+  redis.thaw();
+  for (let i = 0; i < 100 && !client.isReady; i++) await sleep(50);
+  t.equal(await client.get("k"), "before", "the client works again once Redis answers");
+});
+
+t.test("a blocking read shorter than the hang timeout is not taken for a hang", async (t) => {
+  const { client } = await setUp(t);
+  const read = await outcome(client.xRead({ key: "empty-stream", id: "$" }, { BLOCK: 3000 }));
+  t.equal(read.error, undefined, "the blocking read was not failed");
+  t.equal(read.value, null, "it timed out on Redis's side, with no entries");
+  t.ok(read.ms >= 2900, `after its own 3 s (${read.ms} ms)`);
+  t.equal(await client.ping(), "PONG", "and the connection was kept");
+});

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config.js";
 import { usernameKey } from "../domain/names.js";
 import { isAllowedOrigin } from "../http/security.js";
@@ -34,14 +34,20 @@ export function allowSameOrigin(config: Config) {
  */
 export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLimiter, config: Config): EngineMiddleware {
   return (req, res, next) => {
-    if (req._query?.sid !== undefined) return next();
+    if (req._query?.sid !== undefined) {
+      releaseUpgradeRequest(res);
+      return next();
+    }
     (async () => {
       const found = await loadSession(session, req);
       handshakeSessions.set(req, found);
       const user = found.user;
       if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
     })().then(
-      () => next(),
+      () => {
+        releaseUpgradeRequest(res);
+        next();
+      },
       (err: unknown) => {
         if (err instanceof AppError && err.code === "E_RATE_LIMITED") {
           res.writeHead(429, { "Retry-After": String(err.retryAfter ?? 1), "Content-Type": "text/plain" });
@@ -68,6 +74,15 @@ async function loadSession(session: SessionMiddleware, req: IncomingMessage): Pr
   return { id: view.sessionID, user: view.session?.user, createdAt: view.session?.createdAt };
 }
 
+/**
+ * engine.io answers a WebSocket upgrade with a stand-in response, which a "close" listener on the
+ * TCP socket keeps for the connection's whole life, and with it the upgrade request. Only
+ * middlewares use the stand-in (to set headers), and this is the last one: let go of the request.
+ */
+function releaseUpgradeRequest(res: ServerResponse): void {
+  if (!(res instanceof ServerResponse) && "req" in res) (res as { req: IncomingMessage | null }).req = null;
+}
+
 function unsentResponse(): ServerResponse {
   const ignore = () => undefined;
   return { writeHead: ignore, setHeader: ignore, getHeader: ignore, end: ignore, on: ignore, once: ignore } as unknown as ServerResponse;
@@ -81,6 +96,9 @@ export function requireLogin(io: ChatServer, config: Config): void {
   io.use((socket, next) => {
     const session = handshakeSessions.get(socket.request);
     handshakeSessions.delete(socket.request);
+    // socket.io's memory tip: nothing reads the handshake request any more (socket.handshake has
+    // what it had), yet the engine.io socket would keep it, about 1 KB, as long as it lives (B4).
+    (socket.conn as { request: IncomingMessage | null }).request = null;
     const user = session?.user;
     if (!session?.id || !user || isExpired(session, config)) {
       const err = new Error("unauthorized") as Error & { data: unknown };

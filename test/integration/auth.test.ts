@@ -1,3 +1,7 @@
+import type { IncomingMessage } from "node:http";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import t from "tap";
 import { api, connect, PASSWORD, registerUser, settle, uniqueName } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis.js";
@@ -161,6 +165,34 @@ t.test("socket.io > logged in > welcome with user, instance and #general", async
   t.equal(welcome.user, user);
   t.equal(welcome.instance, server.worker.instance);
   t.same(welcome.rooms, ["#general"]);
+});
+
+t.test("socket.io > logged in > the worker keeps no handshake request while the socket lives", async (t) => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const requests: WeakRef<IncomingMessage>[] = [];
+  const remember = (req: IncomingMessage) => {
+    if (req.url?.startsWith("/socket.io/")) requests.push(new WeakRef(req));
+  };
+  server.worker.server.prependListener("request", remember);
+  server.worker.server.prependListener("upgrade", remember);
+  t.teardown(() => {
+    server.worker.server.off("request", remember);
+    server.worker.server.off("upgrade", remember);
+  });
+  const { cookie } = await registerUser(server.url);
+  for (const transports of [["websocket"], ["polling", "websocket"]] as const) {
+    const { socket } = await connect(server.url, cookie, { transports: [...transports] });
+    t.teardown(() => socket.close());
+    await settle(() => socket.io.engine.transport.name === "websocket");
+  }
+  t.ok(requests.length >= 3, "the handshakes and upgrades were seen");
+  for (let i = 0; i < 3; i++) {
+    await nextTurn();
+    gc();
+  }
+  t.equal(requests.filter((ref) => ref.deref() !== undefined).length, 0, "every request was collected");
+  t.equal(server.worker.realtime.io.of("/").sockets.size >= 2, true, "while both sockets are connected");
 });
 
 t.test("logout > sockets of that session on every worker > session:ended then disconnected", async (t) => {

@@ -9,6 +9,7 @@ import { stopReadingAtHandOff } from "./hand-off.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
 import { serveHostMetrics } from "./metrics.js";
 import { Supervisor } from "./supervisor.js";
+import { workerEnv } from "./worker-env.js";
 
 /**
  * When a worker drains or dies, thousands of clients reconnect within a second. Node's default
@@ -47,7 +48,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const supervisor = new Supervisor({
     workers: config.workers,
-    env: { REDIS_URL: redisUrl },
+    env: workerEnv({ REDIS_URL: redisUrl }),
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     startTimeoutMs: 30_000,
     log,

@@ -96,9 +96,11 @@ export function requireLogin(io: ChatServer, config: Config): void {
   io.use((socket, next) => {
     const session = handshakeSessions.get(socket.request);
     handshakeSessions.delete(socket.request);
-    // socket.io's memory tip: nothing reads the handshake request any more (socket.handshake has
-    // what it had), yet the engine.io socket would keep it, about 1 KB, as long as it lives (B4).
+    // socket.io's memory tip: nothing reads the handshake request any more, yet the engine.io
+    // socket would keep it, about 1 KB, as long as it lives (B4). Nor are its headers read again
+    // (the session cookie was read above): a browser's are 1-2 KB that socket.handshake would keep.
     (socket.conn as { request: IncomingMessage | null }).request = null;
+    socket.handshake.headers = {};
     const user = session?.user;
     if (!session?.id || !user || isExpired(session, config)) {
       const err = new Error("unauthorized") as Error & { data: unknown };

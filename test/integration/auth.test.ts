@@ -167,12 +167,12 @@ t.test("socket.io > logged in > welcome with user, instance and #general", async
   t.same(welcome.rooms, ["#general"]);
 });
 
-t.test("socket.io > logged in > the worker keeps no handshake request while the socket lives", async (t) => {
+t.test("socket.io > logged in > the worker keeps no handshake request or headers while the socket lives", async (t) => {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
-  const requests: WeakRef<IncomingMessage>[] = [];
+  const requests: WeakRef<object>[] = [];
   const remember = (req: IncomingMessage) => {
-    if (req.url?.startsWith("/socket.io/")) requests.push(new WeakRef(req));
+    if (req.url?.startsWith("/socket.io/")) requests.push(new WeakRef(req), new WeakRef(req.headers));
   };
   server.worker.server.prependListener("request", remember);
   server.worker.server.prependListener("upgrade", remember);
@@ -186,12 +186,12 @@ t.test("socket.io > logged in > the worker keeps no handshake request while the 
     t.teardown(() => socket.close());
     await settle(() => socket.io.engine.transport.name === "websocket");
   }
-  t.ok(requests.length >= 3, "the handshakes and upgrades were seen");
+  t.ok(requests.length >= 6, "the handshakes and upgrades were seen");
   for (let i = 0; i < 3; i++) {
     await nextTurn();
     gc();
   }
-  t.equal(requests.filter((ref) => ref.deref() !== undefined).length, 0, "every request was collected");
+  t.equal(requests.filter((ref) => ref.deref() !== undefined).length, 0, "every request and its headers were collected");
   t.equal(server.worker.realtime.io.of("/").sockets.size >= 2, true, "while both sockets are connected");
 });
 

@@ -90,10 +90,13 @@ export function createDelivery(io: ChatServer, syncFeed: (timeoutMs: number) => 
     hold(socket, work) {
       const previous = chains.get(socket) ?? Promise.resolve();
       const next = previous.then(() => (socket.connected ? runHold(socket, work) : undefined));
-      chains.set(
-        socket,
-        next.catch(() => undefined),
-      );
+      // The last hold of a socket removes its chain: an idle socket keeps none (B4).
+      const settled: Promise<void> = next
+        .catch(() => undefined)
+        .then(() => {
+          if (chains.get(socket) === settled) chains.delete(socket);
+        });
+      chains.set(socket, settled);
       return next;
     },
   };

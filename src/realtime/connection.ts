@@ -67,6 +67,9 @@ export function connectionHandler(
 async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery): Promise<void> {
   const { user, sessionId } = socket.data;
   const lastIds = parseLastIds(socket.handshake.auth);
+  // Read once: a reconnecting client's ids (up to 1,000 conversations) would otherwise stay with
+  // the socket for its whole life.
+  socket.handshake.auth = {};
   const rooms = await deps.rooms.roomsOf(user);
   if (!rooms.includes(GENERAL_ROOM)) {
     await deps.rooms.join(user, GENERAL_ROOM);

@@ -195,6 +195,32 @@ t.test("socket.io > logged in > the worker keeps no handshake request or headers
   t.equal(server.worker.realtime.io.of("/").sockets.size >= 2, true, "while both sockets are connected");
 });
 
+t.test("socket.io > reconnecting with lastIds > the worker does not keep them once read", async (t) => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const auths: WeakRef<object>[] = [];
+  let watching = true; // socket.io middlewares cannot be removed: this one stops counting instead
+  t.teardown(() => {
+    watching = false;
+  });
+  server.worker.realtime.io.use((socket, next) => {
+    if (watching) auths.push(new WeakRef(socket.handshake.auth));
+    next();
+  });
+  const { cookie } = await registerUser(server.url);
+  const lastIds = { "#general": "1-0", "#elsewhere": "2-0" };
+  const { socket, welcome } = await connect(server.url, cookie, { lastIds });
+  t.teardown(() => socket.close());
+  t.same(welcome.rooms, ["#general"]);
+  for (let i = 0; i < 3; i++) {
+    await nextTurn();
+    gc();
+  }
+  t.equal(auths.length, 1, "one handshake seen");
+  t.equal(auths[0]?.deref(), undefined, "its auth payload was collected while the socket is connected");
+  t.ok(socket.connected);
+});
+
 t.test("logout > sockets of that session on every worker > session:ended then disconnected", async (t) => {
   const { cookie } = await registerUser(server.url);
   const a = await connect(server.url, cookie);

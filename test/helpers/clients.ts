@@ -67,11 +67,17 @@ export function connect(base: string, cookie: string | undefined, options: Conne
   });
   const received = inbox(socket);
   return new Promise((resolve, reject) => {
-    socket.once("welcome", (welcome) => resolve({ socket, welcome, received }));
-    socket.once("connect_error", (err) => {
+    const refused = (err: Error) => {
       socket.close();
       reject(err);
+    };
+    // Only the first connection is this helper's business: a reconnecting socket's failed attempts
+    // (connect_error too) must not close it.
+    socket.once("welcome", (welcome) => {
+      socket.off("connect_error", refused);
+      resolve({ socket, welcome, received });
     });
+    socket.once("connect_error", refused);
   });
 }
 

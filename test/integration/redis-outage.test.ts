@@ -18,8 +18,11 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
   const { user, cookie } = await registerUser(server.url);
   const { socket } = await connect(server.url, cookie, { reconnection: true });
   t.teardown(() => socket.close());
-  const disconnects: string[] = [];
-  socket.on("disconnect", (reason) => disconnects.push(reason));
+  // What the old socket went through, for the failure messages below.
+  const connection: string[] = [];
+  socket.on("disconnect", (reason) => connection.push(reason));
+  socket.on("connect_error", (err) => connection.push(`connect_error: ${err.message}`));
+  socket.io.on("reconnect_attempt", (attempt) => connection.push(`reconnect attempt ${attempt}`));
   const before = await send(socket, "#general", "before the outage");
 
   await redis.kill();
@@ -37,7 +40,7 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
   const reply = await call(socket, "message:send", { to: "#general", text: "during", clientId: randomUUID() }).catch((err: Error) => ({
     noAck: err.message,
     connected: socket.connected,
-    disconnects,
+    connection,
   }));
   t.match(reply, { ok: false, error: { code: "E_UNAVAILABLE" } }, "a send answers E_UNAVAILABLE at once");
   if (!("ok" in reply)) t.comment(`the send during the outage saw: ${JSON.stringify(reply)}`);
@@ -79,7 +82,7 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
     });
     if (!after) await sleep(200);
   }
-  t.ok(after, "the old socket sends again", { lastError, connected: socket.connected, disconnects });
+  t.ok(after, "the old socket sends again", { lastError, connected: socket.connected, connection });
   const history = await call<{ messages: Message[] }>(resumed.socket, "history:fetch", { conversation: "#general" });
   t.same(
     history.ok && history.data.messages.filter((m) => m.from === user).map((m) => m.text),

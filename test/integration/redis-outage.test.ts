@@ -24,6 +24,16 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
   socket.on("connect_error", (err) => connection.push(`connect_error: ${err.message}`));
   socket.io.on("reconnect_attempt", (attempt) => connection.push(`reconnect attempt ${attempt}`));
   const before = await send(socket, "#general", "before the outage");
+  // The socket's set-up goes on after its welcome (catch-up, then presence). An outage during it
+  // sends the client away to reconnect, by design; this test is about a socket already set up,
+  // which it is once the user is counted online.
+  let online = false;
+  for (let i = 0; i < 50 && !online; i++) {
+    const list = await call<{ users: string[] }>(socket, "presence:list", {});
+    online = list.ok && list.data.users.includes(user);
+    if (!online) await sleep(100);
+  }
+  t.ok(online, "set up: the user is online");
 
   await redis.kill();
   await sleep(200);

@@ -69,8 +69,22 @@ export interface Config {
   readonly dataDir: string;
   /** The host's name as clients see it in `welcome.instance`. */
   readonly hostName: string;
+  /** What the primary adds to its workers' environment: MALLOC_TUNING, except what the operator set. */
+  readonly workerMalloc: Readonly<Record<string, string>>;
   readonly limits: Limits;
 }
+
+/**
+ * glibc's malloc gives every thread that allocates (V8's GC and compiler helpers, libuv's pool) an
+ * arena of its own, and keeps the memory freed in each. A worker is one JavaScript thread holding
+ * thousands of small long-lived connections: with one arena and a fixed trim threshold, an idle
+ * connection costs 1.2–1.7 KB less RSS (B4, 14.8 → 13.1–13.6 KB) and the CPU per message did not
+ * move (B2). Other C libraries ignore these variables.
+ */
+export const MALLOC_TUNING: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: "1",
+  MALLOC_TRIM_THRESHOLD_: "131072",
+};
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -112,6 +126,8 @@ export function loadConfig(env: Env = process.env): Config {
     presenceTtlSeconds: read.int("PRESENCE_TTL", 15, 3, 3600),
     dataDir: resolve(env.DATA_DIR || ".data"),
     hostName: env.INSTANCE_HOST || hostname(),
+    // A variable the operator set reaches the workers by itself (cluster.fork inherits the environment).
+    workerMalloc: Object.fromEntries(Object.entries(MALLOC_TUNING).filter(([name]) => env[name] === undefined)),
     limits: {
       messageMaxChars: read.int("MESSAGE_MAX_CHARS", 2000, 1, 100_000),
       messageMaxBytes: read.int("MESSAGE_MAX_BYTES", 8192, 16, 1_000_000),

@@ -9,7 +9,6 @@ import { stopReadingAtHandOff } from "./hand-off.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
 import { serveHostMetrics } from "./metrics.js";
 import { Supervisor } from "./supervisor.js";
-import { workerEnv } from "./worker-env.js";
 
 /**
  * When a worker drains or dies, thousands of clients reconnect within a second. Node's default
@@ -48,7 +47,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const supervisor = new Supervisor({
     workers: config.workers,
-    env: workerEnv({ REDIS_URL: redisUrl }),
+    env: { ...config.workerMalloc, REDIS_URL: redisUrl },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     startTimeoutMs: 30_000,
     log,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import t from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
 import { PRESENCE_BATCH_MS } from "../../src/realtime/presence.js";
-import { type ChatClient, type Connected, call, connect, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
+import { type ChatClient, type Connected, connect, presenceLog, registerUser, send, settle, untilOnline } from "../helpers/clients.js";
 import { alive, pidOf, startCluster, type TestCluster } from "../helpers/cluster.js";
 import { freePort, startRedis } from "../helpers/redis.js";
 
@@ -242,11 +242,7 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   if (!victim) throw new Error("could not place the user on the other worker");
   sockets.push(victim.socket);
   // Probing connections came and went: start counting once the user is online through the victim.
-  for (let i = 0; i < 50; i++) {
-    const list = await call<{ users: string[] }>(watching.socket, "presence:list", {});
-    if (list.ok && list.data.users.includes(user)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilOnline(watching.socket, user);
   // Announcements of the probes' comings and goings may still be gathered: let them out first.
   await new Promise((r) => setTimeout(r, PRESENCE_BATCH_MS + 300));
   updates.length = 0;

@@ -124,6 +124,16 @@ export function presenceLog(socket: ChatClient): PresenceChange[] {
   return changes;
 }
 
+/** Waits (up to `timeoutMs`) until `socket`'s presence:list includes `user`; false if it never does. */
+export async function untilOnline(socket: ChatClient, user: string, timeoutMs = 5000): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; ; ) {
+    const list = await call<{ users: string[] }>(socket, "presence:list", {});
+    if (list.ok && list.data.users.includes(user)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Waits until `predicate` holds, then a little longer to catch extra deliveries: exactly-N, not
  * at-least-N. Rejects after the timeout.

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { io } from "socket.io-client";
 import t from "tap";
 import type { Message, Welcome } from "../../src/realtime/events.js";
-import { api, type ChatClient, call, connect, PASSWORD, registerUser, send, settle } from "../helpers/clients.js";
+import { api, type ChatClient, call, connect, PASSWORD, registerUser, send, settle, untilOnline } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis.js";
 import { ReliableClient } from "../helpers/reliable-client.js";
 import { startServer } from "../helpers/server.js";
@@ -27,13 +27,7 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
   // The socket's set-up goes on after its welcome (catch-up, then presence). An outage during it
   // sends the client away to reconnect, by design; this test is about a socket already set up,
   // which it is once the user is counted online.
-  let online = false;
-  for (let i = 0; i < 50 && !online; i++) {
-    const list = await call<{ users: string[] }>(socket, "presence:list", {});
-    online = list.ok && list.data.users.includes(user);
-    if (!online) await sleep(100);
-  }
-  t.ok(online, "set up: the user is online");
+  t.ok(await untilOnline(socket, user), "set up: the user is online");
 
   await redis.kill();
   await sleep(200);

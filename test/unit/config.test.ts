@@ -1,5 +1,5 @@
 import t from "tap";
-import { loadConfig } from "../../src/config.js";
+import { loadConfig, MALLOC_TUNING } from "../../src/config.js";
 import { ConfigError } from "../../src/lib/errors.js";
 
 const problemsOf = (env: Record<string, string>): readonly string[] => {
@@ -76,4 +76,15 @@ t.test("loadConfig > inconsistent limits > refused", async (t) => {
   t.match(problemsOf({ SESSION_IDLE_TIMEOUT: "7200", SESSION_ABSOLUTE_TIMEOUT: "3600" }), [/SESSION_ABSOLUTE_TIMEOUT/]);
   t.match(problemsOf({ HISTORY_PAGE: "500", HISTORY_PAGE_MAX: "100" }), [/HISTORY_PAGE/]);
   t.match(problemsOf({ ALLOWED_ORIGINS: "chat.example.com" }), [/ALLOWED_ORIGINS/]);
+});
+
+t.test("loadConfig > workers get the malloc tuning", async (t) => {
+  t.same(loadConfig({}).workerMalloc, MALLOC_TUNING);
+  t.equal(MALLOC_TUNING.MALLOC_ARENA_MAX, "1");
+});
+
+t.test("loadConfig > malloc variables the operator set > inherited as they are, not overridden", async (t) => {
+  const env = loadConfig({ MALLOC_ARENA_MAX: "4" }).workerMalloc;
+  t.notOk("MALLOC_ARENA_MAX" in env, "cluster.fork passes the operator's value on by itself");
+  t.equal(env.MALLOC_TRIM_THRESHOLD_, MALLOC_TUNING.MALLOC_TRIM_THRESHOLD_);
 });

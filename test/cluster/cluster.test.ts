@@ -232,14 +232,16 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   };
   watching.socket.on("presence:update", stamp);
   watching.socket.on("presence:changes", stamp);
-  // The user's one socket, on the worker the watcher is not on, and it will not reconnect.
+  // The user's one socket, on the worker the watcher is not on, and it will not reconnect (it
+  // retries only while connecting, like a browser: see connect()).
   let victim: Connected | undefined;
   for (let i = 0; i < 20 && !victim; i++) {
-    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"] });
+    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"], reconnection: true });
     if (client.welcome.instance !== watching.welcome.instance) victim = client;
     else client.socket.close();
   }
   if (!victim) throw new Error("could not place the user on the other worker");
+  victim.socket.io.reconnection(false);
   sockets.push(victim.socket);
   // Probing connections came and went: start counting once the user is online through the victim.
   await untilOnline(watching.socket, user);

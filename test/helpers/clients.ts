@@ -56,7 +56,16 @@ export interface ConnectOptions {
   reconnection?: boolean;
 }
 
-/** Connects with a session cookie and resolves on `welcome` (rejects on connect_error). */
+/** How long `connect` waits for a welcome while its socket retries by itself. */
+const WELCOME_WITHIN_MS = 20_000;
+
+/**
+ * Connects with a session cookie and resolves on `welcome`. Rejects on a refusal (the server's
+ * `connect_error`, after which socket.io does not retry), and with `reconnection: false` on any
+ * failure. With `reconnection: true` a transient failure is retried, as a browser's client does:
+ * for instance a polling request that reaches the primary before the worker has told it the new
+ * session id, is routed to the other worker and answered "Session ID unknown" (`xhr post error`).
+ */
 export function connect(base: string, cookie: string | undefined, options: ConnectOptions = {}): Promise<Connected> {
   const socket: ChatClient = io(base, {
     extraHeaders: cookie ? { cookie } : {},
@@ -66,18 +75,36 @@ export function connect(base: string, cookie: string | undefined, options: Conne
     forceNew: true,
   });
   const received = inbox(socket);
+  // socket.active: the client will retry by itself (socket.io's documented test). It stays true
+  // after a transport failure even when reconnection is off.
+  const retrying = () => options.reconnection === true && socket.active;
   return new Promise((resolve, reject) => {
-    const refused = (err: Error) => {
+    const fail = (err: Error) => {
+      clearTimeout(deadline);
+      socket.off("connect_error", refused);
+      socket.off("disconnect", dropped);
       socket.close();
       reject(err);
     };
+    const refused = (err: Error) => {
+      if (!retrying()) fail(err);
+    };
+    // A transport that fails after engine.io's open but before the welcome ends in "disconnect",
+    // not connect_error.
+    const dropped = (reason: string) => {
+      if (!retrying()) fail(new Error(`disconnected before the welcome: ${reason}`));
+    };
+    const deadline = setTimeout(() => fail(new Error(`no welcome within ${WELCOME_WITHIN_MS} ms`)), WELCOME_WITHIN_MS);
     // Only the first connection is this helper's business: a reconnecting socket's failed attempts
     // (connect_error too) must not close it.
     socket.once("welcome", (welcome) => {
+      clearTimeout(deadline);
       socket.off("connect_error", refused);
+      socket.off("disconnect", dropped);
       resolve({ socket, welcome, received });
     });
-    socket.once("connect_error", refused);
+    socket.on("connect_error", refused);
+    socket.on("disconnect", dropped);
   });
 }
 

@@ -1,3 +1,4 @@
+import cluster, { type Worker } from "node:cluster";
 import type { Server, Socket } from "node:net";
 
 /** The libuv stream behind a net.Socket (`socket._handle`): Node internals, unchanged since Node 0.x. */
@@ -34,4 +35,101 @@ export function stopReadingAtHandOff(server: Server): void {
 function staysInPrimary(chunk: Buffer): boolean {
   const header = chunk.subarray(0, chunk.indexOf("\r\n\r\n")).toString("latin1").toLowerCase();
   return header.includes("content-length:") || header.includes("transfer-encoding:");
+}
+
+/** A worker's word that a connection handed to it has arrived (see `dispatchHandOffs`). */
+export const HANDLE_RECEIVED = "hand-off:received";
+
+/** How long a hand-off waits for the worker's word before the next one goes anyway. */
+const RECEIVED_WITHIN_MS = 1000;
+
+type SendArgs = [message: unknown, handle?: unknown, ...rest: unknown[]];
+type Send = (...args: SendArgs) => boolean;
+
+interface Channel {
+  send: Send;
+  /** Set while a handed-over connection waits for the worker's word. */
+  inFlight?: NodeJS.Timeout;
+  /** Connections that must reach this worker (their request names its engine.io session). */
+  pinned: SendArgs[];
+}
+
+/**
+ * Node passes one socket at a time to a worker: the next waits until the worker has acknowledged
+ * the last, so a worker takes at most one new connection per turn of its event loop (and Node
+ * re-queues every waiting socket on each acknowledgement, quadratic in the queue). In a reconnect
+ * storm (B5) thousands queue for the surviving worker while its replacement, ready a second
+ * later, gets none of them. So the primary keeps the queue itself: a connection whose request
+ * names an engine.io session waits for its worker; any other goes to the first worker that has no
+ * hand-off in flight (the fewest sockets first), whichever worker sticky picked. Messages without
+ * a socket are sent at once. Call once, before the first fork.
+ */
+export function dispatchHandOffs(): void {
+  const channels = new Map<Worker, Channel>();
+  const unpinned: SendArgs[] = [];
+
+  const routable = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const start = (channel: Channel, args: SendArgs): boolean => {
+    clearTimeout(channel.inFlight);
+    channel.inFlight = setTimeout(() => release(channel), RECEIVED_WITHIN_MS).unref();
+    return channel.send(...args);
+  };
+  /** The worker's channel is free: its pinned connections first, then any. */
+  const release = (channel: Channel, worker?: Worker): void => {
+    clearTimeout(channel.inFlight);
+    channel.inFlight = undefined;
+    const args = channel.pinned.shift() ?? (worker && routable().includes(worker) ? unpinned.shift() : undefined);
+    if (args) start(channel, args);
+  };
+  const idleWorker = (): Channel | undefined => {
+    let best: { channel: Channel; count: number } | undefined;
+    for (const worker of routable()) {
+      const channel = channels.get(worker);
+      const count = (worker as { clientsCount?: number }).clientsCount ?? 0;
+      if (channel && channel.inFlight === undefined && (!best || count < best.count)) best = { channel, count };
+    }
+    return best?.channel;
+  };
+
+  cluster.on("fork", (worker: Worker) => {
+    const channel: Channel = { send: worker.send.bind(worker) as Send, pinned: [] };
+    channels.set(worker, channel);
+    worker.on("message", (message: { type?: string } | undefined) => {
+      if (message?.type === HANDLE_RECEIVED) release(channel, worker);
+      // The supervisor makes a worker routable when it is ready (its listener runs after this one).
+      else if (message?.type === "worker:ready") setImmediate(() => channel.inFlight === undefined && release(channel, worker));
+    });
+    // Connections still queued for a worker that died: their clients reconnect at once.
+    worker.on("exit", () => {
+      clearTimeout(channel.inFlight);
+      channels.delete(worker);
+      for (const [, handle] of channel.pinned.splice(0)) (handle as Socket).destroy();
+    });
+    (worker as { send: Send }).send = (...args) => {
+      const handle = args[1];
+      if (handle === undefined || handle === null || typeof handle === "function") return channel.send(...args);
+      if (namesSession(args[0])) {
+        if (channel.inFlight === undefined) return start(channel, args);
+        channel.pinned.push(args);
+        return true;
+      }
+      const idle = idleWorker();
+      if (idle) return start(idle, args);
+      unpinned.push(args);
+      return true;
+    };
+  });
+}
+
+/** Whether sticky's hand-off carries a request for an existing engine.io session (sid=...). */
+function namesSession(message: unknown): boolean {
+  const data = (message as { data?: unknown } | null)?.data;
+  return Buffer.isBuffer(data) && data.subarray(0, data.indexOf("\r\n\r\n")).includes("sid=");
+}
+
+/** The worker's half of `dispatchHandOffs`. */
+export function acknowledgeHandOffs(): void {
+  process.on("message", (_message: unknown, handle: unknown) => {
+    if (handle) process.send?.({ type: HANDLE_RECEIVED });
+  });
 }

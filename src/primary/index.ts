@@ -5,7 +5,7 @@ import { setupPrimary as setupClusterAdapterPrimary } from "@socket.io/cluster-a
 import { setupMaster } from "@socket.io/sticky";
 import type { Config } from "../config.js";
 import type { Logger } from "../lib/logger.js";
-import { stopReadingAtHandOff } from "./hand-off.js";
+import { dispatchHandOffs, stopReadingAtHandOff } from "./hand-off.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
 import { serveHostMetrics } from "./metrics.js";
 import { Supervisor } from "./supervisor.js";
@@ -40,6 +40,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   guardSockets(server, log);
   setupMaster(server, { loadBalancingMethod: "least-connection" });
   stopReadingAtHandOff(server);
+  dispatchHandOffs();
   if (config.adapter === "cluster") setupClusterAdapterPrimary();
   serveHostMetrics();
   // sticky 2.x passes the first chunk as a Buffer: without "advanced", requests hang silently.

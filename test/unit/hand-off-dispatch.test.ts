@@ -1,0 +1,117 @@
+/**
+ * The primary's hand-off queue (src/primary/hand-off.ts, dispatchHandOffs) with real cluster
+ * workers and real sockets: a connection for a new session goes to whichever worker is free, one
+ * for an existing session waits for its own worker, and a dead worker's queue is closed at once.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { once } from "node:events";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import t from "tap";
+import { PROJECT_ROOT } from "../../src/lib/paths.js";
+import { dispatchHandOffs } from "../../src/primary/hand-off.js";
+
+cluster.setupPrimary({ exec: join(PROJECT_ROOT, "test/helpers/hand-off-worker.ts"), serialization: "advanced" });
+dispatchHandOffs();
+
+const NEW_SESSION = Buffer.from("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: chat\r\n\r\n");
+const EXISTING_SESSION = Buffer.from("GET /socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: chat\r\n\r\n");
+
+async function fork(busyMs: number): Promise<Worker> {
+  const worker = cluster.fork({ BUSY_MS: String(busyMs) });
+  await new Promise<void>((resolve) => worker.on("message", (m: { type?: string }) => m?.type === "up" && resolve()));
+  return worker;
+}
+
+/** Server-side sockets of `count` loopback connections, and their client ends. */
+async function connections(count: number): Promise<{ server: Socket[]; clients: Socket[]; close(): void }> {
+  const listener = createServer();
+  listener.listen(0, "127.0.0.1");
+  await once(listener, "listening");
+  const server: Socket[] = [];
+  listener.on("connection", (socket: Socket) => server.push(socket));
+  const clients: Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    const client = connect((listener.address() as AddressInfo).port, "127.0.0.1");
+    client.on("error", () => undefined);
+    await once(client, "connect");
+    clients.push(client);
+  }
+  while (server.length < count) await new Promise((r) => setTimeout(r, 10));
+  return {
+    server,
+    clients,
+    close: () => {
+      for (const socket of [...server, ...clients]) socket.destroy();
+      listener.close();
+    },
+  };
+}
+
+/** Hands every socket to `worker` as sticky would, and counts which worker got each one. */
+async function handOver(worker: Worker, workers: Worker[], sockets: Socket[], data: Buffer): Promise<Map<Worker, number>> {
+  const got = new Map<Worker, number>(workers.map((w) => [w, 0]));
+  let total = 0;
+  const done = new Promise<void>((resolve) => {
+    for (const w of workers) {
+      w.on("message", (m: { type?: string }) => {
+        if (m?.type !== "got") return;
+        got.set(w, (got.get(w) ?? 0) + 1);
+        if (++total === sockets.length) resolve();
+      });
+    }
+  });
+  sockets.forEach((socket, i) => {
+    worker.send({ type: "sticky:connection", data, tag: String(i) }, socket);
+  });
+  await done;
+  return got;
+}
+
+const stop = async (workers: Worker[]) => {
+  await Promise.all(workers.filter((w) => !w.isDead()).map((w) => (w.process.kill(), once(w, "exit"))));
+};
+
+t.test("hand-off queue > new sessions > go to whichever worker is free, not only the one sticky picked", async (t) => {
+  const workers = [await fork(30), await fork(30)];
+  const conns = await connections(20);
+  t.teardown(async () => {
+    conns.close();
+    await stop(workers);
+  });
+  const got = await handOver(workers[0] as Worker, workers, conns.server, NEW_SESSION);
+  t.equal(
+    [...got.values()].reduce((a, b) => a + b, 0),
+    20,
+    "every connection arrived once",
+  );
+  t.ok((got.get(workers[1] as Worker) ?? 0) >= 5, `the other worker took its share (${[...got.values()].join(" / ")})`);
+});
+
+t.test("hand-off queue > existing sessions > wait for their own worker", async (t) => {
+  const workers = [await fork(10), await fork(10)];
+  const conns = await connections(10);
+  t.teardown(async () => {
+    conns.close();
+    await stop(workers);
+  });
+  const got = await handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);
+  t.same([...got.values()], [10, 0], "all to the worker that holds the session");
+});
+
+t.test("hand-off queue > a worker dies > the connections queued for it are closed at once", async (t) => {
+  const workers = [await fork(300)];
+  const conns = await connections(10);
+  t.teardown(async () => {
+    conns.close();
+    await stop(workers);
+  });
+  const worker = workers[0] as Worker;
+  for (const socket of conns.server) worker.send({ type: "sticky:connection", data: EXISTING_SESSION }, socket);
+  await new Promise((r) => setTimeout(r, 100));
+  const closed = conns.clients.map((client) => once(client, "close"));
+  const killedAt = Date.now();
+  worker.process.kill("SIGKILL");
+  const allClosed = await Promise.race([Promise.all(closed).then(() => true), new Promise((r) => setTimeout(r, 3000, false))]);
+  t.ok(allClosed, `every client saw its connection close (${Date.now() - killedAt} ms)`);
+});

@@ -33,8 +33,13 @@ export function stopReadingAtHandOff(server: Server): void {
 
 /** Sticky's own test: a request that may span several chunks (it has a body) is not handed over. */
 function staysInPrimary(chunk: Buffer): boolean {
-  const header = chunk.subarray(0, chunk.indexOf("\r\n\r\n")).toString("latin1").toLowerCase();
+  const header = requestHead(chunk).toLowerCase();
   return header.includes("content-length:") || header.includes("transfer-encoding:");
+}
+
+/** The request line and headers of a connection's first chunk. */
+function requestHead(chunk: Buffer): string {
+  return chunk.subarray(0, chunk.indexOf("\r\n\r\n")).toString("latin1");
 }
 
 /** A worker's word that a connection handed to it has arrived (see `dispatchHandOffs`). */
@@ -47,6 +52,7 @@ type SendArgs = [message: unknown, handle?: unknown, ...rest: unknown[]];
 type Send = (...args: SendArgs) => boolean;
 
 interface Channel {
+  worker: Worker;
   send: Send;
   /** Set while a handed-over connection waits for the worker's word. */
   inFlight?: NodeJS.Timeout;
@@ -70,15 +76,14 @@ export function dispatchHandOffs(): void {
 
   const routable = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   const start = (channel: Channel, args: SendArgs): boolean => {
-    clearTimeout(channel.inFlight);
     channel.inFlight = setTimeout(() => release(channel), RECEIVED_WITHIN_MS).unref();
     return channel.send(...args);
   };
-  /** The worker's channel is free: its pinned connections first, then any. */
-  const release = (channel: Channel, worker?: Worker): void => {
+  /** The worker's channel is free: its pinned connections first, then any (if it is routable). */
+  const release = (channel: Channel): void => {
     clearTimeout(channel.inFlight);
     channel.inFlight = undefined;
-    const args = channel.pinned.shift() ?? (worker && routable().includes(worker) ? unpinned.shift() : undefined);
+    const args = channel.pinned.shift() ?? (routable().includes(channel.worker) ? unpinned.shift() : undefined);
     if (args) start(channel, args);
   };
   const idleWorker = (): Channel | undefined => {
@@ -92,12 +97,12 @@ export function dispatchHandOffs(): void {
   };
 
   cluster.on("fork", (worker: Worker) => {
-    const channel: Channel = { send: worker.send.bind(worker) as Send, pinned: [] };
+    const channel: Channel = { worker, send: worker.send.bind(worker) as Send, pinned: [] };
     channels.set(worker, channel);
     worker.on("message", (message: { type?: string } | undefined) => {
-      if (message?.type === HANDLE_RECEIVED) release(channel, worker);
+      if (message?.type === HANDLE_RECEIVED) release(channel);
       // The supervisor makes a worker routable when it is ready (its listener runs after this one).
-      else if (message?.type === "worker:ready") setImmediate(() => channel.inFlight === undefined && release(channel, worker));
+      else if (message?.type === "worker:ready") setImmediate(() => channel.inFlight === undefined && release(channel));
     });
     // Connections still queued for a worker that died: their clients reconnect at once.
     worker.on("exit", () => {
@@ -124,7 +129,7 @@ export function dispatchHandOffs(): void {
 /** Whether sticky's hand-off carries a request for an existing engine.io session (sid=...). */
 function namesSession(message: unknown): boolean {
   const data = (message as { data?: unknown } | null)?.data;
-  return Buffer.isBuffer(data) && data.subarray(0, data.indexOf("\r\n\r\n")).includes("sid=");
+  return Buffer.isBuffer(data) && requestHead(data).includes("sid=");
 }
 
 /** The worker's half of `dispatchHandOffs`. */

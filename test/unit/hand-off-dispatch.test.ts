@@ -7,7 +7,7 @@ import cluster, { type Worker } from "node:cluster";
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
 import { dispatchHandOffs } from "../../src/primary/hand-off.js";
 
@@ -68,17 +68,22 @@ async function handOver(worker: Worker, workers: Worker[], sockets: Socket[], da
   return got;
 }
 
-const stop = async (workers: Worker[]) => {
-  await Promise.all(workers.filter((w) => !w.isDead()).map((w) => (w.process.kill(), once(w, "exit"))));
-};
-
-t.test("hand-off queue > new sessions > go to whichever worker is free, not only the one sticky picked", async (t) => {
-  const workers = [await fork(30), await fork(30)];
-  const conns = await connections(20);
+/** Workers that stay busy `busyMs` per connection, and `count` connections, all ended after the test. */
+async function setUp(t: Test, busyMs: number[], count: number) {
+  const workers: Worker[] = [];
+  for (const ms of busyMs) workers.push(await fork(ms));
+  const conns = await connections(count);
   t.teardown(async () => {
     conns.close();
-    await stop(workers);
+    const running = workers.filter((w) => !w.isDead());
+    for (const w of running) w.process.kill();
+    await Promise.all(running.map((w) => once(w, "exit")));
   });
+  return { workers, conns };
+}
+
+t.test("hand-off queue > new sessions > go to whichever worker is free, not only the one sticky picked", async (t) => {
+  const { workers, conns } = await setUp(t, [30, 30], 20);
   const got = await handOver(workers[0] as Worker, workers, conns.server, NEW_SESSION);
   t.equal(
     [...got.values()].reduce((a, b) => a + b, 0),
@@ -89,23 +94,13 @@ t.test("hand-off queue > new sessions > go to whichever worker is free, not only
 });
 
 t.test("hand-off queue > existing sessions > wait for their own worker", async (t) => {
-  const workers = [await fork(10), await fork(10)];
-  const conns = await connections(10);
-  t.teardown(async () => {
-    conns.close();
-    await stop(workers);
-  });
+  const { workers, conns } = await setUp(t, [10, 10], 10);
   const got = await handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);
   t.same([...got.values()], [10, 0], "all to the worker that holds the session");
 });
 
 t.test("hand-off queue > a worker dies > the connections queued for it are closed at once", async (t) => {
-  const workers = [await fork(300)];
-  const conns = await connections(10);
-  t.teardown(async () => {
-    conns.close();
-    await stop(workers);
-  });
+  const { workers, conns } = await setUp(t, [300], 10);
   const worker = workers[0] as Worker;
   for (const socket of conns.server) worker.send({ type: "sticky:connection", data: EXISTING_SESSION }, socket);
   await new Promise((r) => setTimeout(r, 100));

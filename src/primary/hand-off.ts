@@ -4,6 +4,11 @@ import type { Server, Socket } from "node:net";
 /** The libuv stream behind a net.Socket (`socket._handle`): Node internals, unchanged since Node 0.x. */
 interface StreamHandle {
   readStop(): number;
+  close(): void;
+}
+
+function streamHandle(socket: unknown): StreamHandle | undefined {
+  return (socket as { _handle?: StreamHandle | null })._handle ?? undefined;
 }
 
 /**
@@ -23,7 +28,7 @@ export function stopReadingAtHandOff(server: Server): void {
   server.on("connection", (socket: Socket) => {
     socket.prependOnceListener("data", (chunk: Buffer) => {
       if (staysInPrimary(chunk)) return;
-      const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle;
+      const handle = streamHandle(socket);
       // Only libuv stops: Node still believes it reads, so it does not start again while the handle
       // waits in the queue for the worker (a worker acknowledges one handle at a time).
       handle?.readStop();
@@ -42,10 +47,16 @@ function requestHead(chunk: Buffer): string {
   return chunk.subarray(0, chunk.indexOf("\r\n\r\n")).toString("latin1");
 }
 
-/** A worker's word that a connection handed to it has arrived (see `dispatchHandOffs`). */
-export const HANDLE_RECEIVED = "hand-off:received";
+/**
+ * Node's own acknowledgement of a handle, which a worker sends the moment it receives one (before its
+ * "message" listeners run). It arrives as an "internalMessage" on the worker's ChildProcess, as
+ * cluster's own messages do (child_process internals, unchanged since Node 0.x). A message of our
+ * own per hand-off took 4 % of a worker's CPU in a reconnect storm: each IPC write costs a system
+ * call that wakes the primary.
+ */
+const HANDLE_ACK = "NODE_HANDLE_ACK";
 
-/** How long a hand-off waits for the worker's word before the next one goes anyway. */
+/** How long a hand-off waits for the worker's acknowledgement before the next one goes anyway. */
 const RECEIVED_WITHIN_MS = 1000;
 
 type SendArgs = [message: unknown, handle?: unknown, ...rest: unknown[]];
@@ -54,8 +65,8 @@ type Send = (...args: SendArgs) => boolean;
 interface Channel {
   worker: Worker;
   send: Send;
-  /** Set while a handed-over connection waits for the worker's word. */
-  inFlight?: NodeJS.Timeout;
+  /** Set while a handed-over connection waits for the worker's acknowledgement. */
+  inFlight?: { timer: NodeJS.Timeout; handle: StreamHandle | undefined };
   /** Connections that must reach this worker (their request names its engine.io session). */
   pinned: SendArgs[];
 }
@@ -76,12 +87,14 @@ export function dispatchHandOffs(): void {
 
   const routable = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   const start = (channel: Channel, args: SendArgs): boolean => {
-    channel.inFlight = setTimeout(() => release(channel), RECEIVED_WITHIN_MS).unref();
+    // Taken before sending: Node detaches the handle from its socket when it sends it.
+    const handle = streamHandle(args[1]);
+    channel.inFlight = { timer: setTimeout(() => release(channel), RECEIVED_WITHIN_MS).unref(), handle };
     return channel.send(...args);
   };
   /** The worker's channel is free: its pinned connections first, then any (if it is routable). */
   const release = (channel: Channel): void => {
-    clearTimeout(channel.inFlight);
+    clearTimeout(channel.inFlight?.timer);
     channel.inFlight = undefined;
     const args = channel.pinned.shift() ?? (routable().includes(channel.worker) ? unpinned.shift() : undefined);
     if (args) start(channel, args);
@@ -99,14 +112,19 @@ export function dispatchHandOffs(): void {
   cluster.on("fork", (worker: Worker) => {
     const channel: Channel = { worker, send: worker.send.bind(worker) as Send, pinned: [] };
     channels.set(worker, channel);
-    worker.on("message", (message: { type?: string } | undefined) => {
-      if (message?.type === HANDLE_RECEIVED) release(channel);
-      // The supervisor makes a worker routable when it is ready (its listener runs after this one).
-      else if (message?.type === "worker:ready") setImmediate(() => channel.inFlight === undefined && release(channel));
+    // Node's listener, registered at fork, has cleared its own queue by the time this one runs.
+    worker.process.on("internalMessage", (message: { cmd?: string } | undefined) => {
+      if (message?.cmd === HANDLE_ACK) release(channel);
     });
-    // Connections still queued for a worker that died: their clients reconnect at once.
+    worker.on("message", (message: { type?: string } | undefined) => {
+      // The supervisor makes a worker routable when it is ready (its listener runs after this one).
+      if (message?.type === "worker:ready") setImmediate(() => channel.inFlight === undefined && release(channel));
+    });
+    // Connections still queued for a worker that died: their clients reconnect at once. So does the
+    // one it never acknowledged: Node would keep the primary's copy of that open for ever.
     worker.on("exit", () => {
-      clearTimeout(channel.inFlight);
+      clearTimeout(channel.inFlight?.timer);
+      channel.inFlight?.handle?.close();
       channels.delete(worker);
       for (const [, handle] of channel.pinned.splice(0)) (handle as Socket).destroy();
     });
@@ -130,11 +148,4 @@ export function dispatchHandOffs(): void {
 function namesSession(message: unknown): boolean {
   const data = (message as { data?: unknown } | null)?.data;
   return Buffer.isBuffer(data) && requestHead(data).includes("sid=");
-}
-
-/** The worker's half of `dispatchHandOffs`. */
-export function acknowledgeHandOffs(): void {
-  process.on("message", (_message: unknown, handle: unknown) => {
-    if (handle) process.send?.({ type: HANDLE_RECEIVED });
-  });
 }

@@ -11,7 +11,6 @@ import { createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
-import { acknowledgeHandOffs } from "../primary/hand-off.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { startFeedReader } from "../store/feed.js";
@@ -177,7 +176,6 @@ async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: 
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const worker = await createWorker(config, log);
   setupWorker(worker.realtime.io);
-  acknowledgeHandOffs();
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;

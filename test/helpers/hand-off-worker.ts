@@ -1,10 +1,10 @@
 /**
  * A cluster worker for test/unit/hand-off-dispatch.test.ts: for every connection handed to it, it
- * stays busy for BUSY_MS (as a worker in a reconnect storm is), tells the primary what it got,
- * closes the connection, and only then acknowledges it (`acknowledgeHandOffs`).
+ * stays busy for BUSY_MS (as a worker in a reconnect storm is), tells the primary what it got and
+ * closes the connection. Node acknowledges each handle as it arrives; while the worker is busy, the
+ * next one waits unread in its channel, unacknowledged.
  */
 import type { Socket } from "node:net";
-import { acknowledgeHandOffs } from "../../src/primary/hand-off.js";
 
 const busyMs = Number(process.env.BUSY_MS ?? "0");
 
@@ -17,5 +17,4 @@ process.on("message", (message: { tag?: string }, handle: unknown) => {
   process.send?.({ type: "got", tag: message.tag });
   (handle as Socket).destroy();
 });
-acknowledgeHandOffs();
 process.send?.({ type: "up" });

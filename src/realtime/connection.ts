@@ -1,4 +1,5 @@
 import { type Conversation, GENERAL_ROOM, userChannel } from "../domain/names.js";
+import { invalid } from "../lib/errors.js";
 import { catchUp, parseLastIds } from "./catch-up.js";
 import { type ChatServer, type ChatSocket, type RealtimeDeps, sessionChannel } from "./context.js";
 import type { Delivery } from "./delivery.js";
@@ -7,7 +8,7 @@ import { messageListeners } from "./messages.js";
 import { type Announcer, presenceListeners } from "./presence.js";
 import { roomListeners } from "./rooms.js";
 import { typingListeners } from "./typing.js";
-import type { Listeners, SocketListener } from "./with-ack.js";
+import { answer, type Listeners, type SocketListener } from "./with-ack.js";
 
 /**
  * Builds, once per worker, what every new socket gets: the shared listeners first (synchronously,
@@ -26,7 +27,15 @@ export function connectionHandler(
     ...presenceListeners(deps),
     ...typingListeners(io, deps),
   };
-  const events = Object.entries(listeners) as [keyof ClientToServerEvents, SocketListener][];
+  const byEvent = new Map(Object.entries(listeners) as [keyof ClientToServerEvents, SocketListener][]);
+  // One catch-all listener per socket instead of one per event: EventEmitter keeps a socket's
+  // listeners in a dictionary that grows with them (B4: 0.07 KB less heap per idle socket).
+  // socket.io calls it with the socket as `this`, the event name first and the ack last.
+  function dispatch(this: ChatSocket, event: string, ...args: unknown[]): void {
+    const listener = byEvent.get(event as keyof ClientToServerEvents);
+    if (listener) listener.apply(this, args as Parameters<SocketListener>);
+    else void answer(deps.log, event, args.at(-1), () => Promise.reject(invalid(`unknown event ${event.slice(0, 40)}`)));
+  }
   /** Sockets counted in presence: only those must be subtracted when they disconnect. */
   const counted = new WeakSet<ChatSocket>();
 
@@ -46,7 +55,7 @@ export function connectionHandler(
   }
 
   return (socket) => {
-    for (const [event, listener] of events) socket.on(event, listener);
+    socket.onAny(dispatch);
     socket.on("error", onError);
     socket.on("disconnect", onDisconnect);
     setUp(socket, deps, delivery)

@@ -239,6 +239,15 @@ t.test("validation > every bad payload > its error code, never a crash", async (
   t.ok(still.id, "the socket and worker survived");
 });
 
+t.test("validation > an event the server does not know > E_INVALID, whatever its name", async (t) => {
+  const alice = await user();
+  for (const event of ["room:destroy", "__proto__", "constructor", "toString", "hasOwnProperty"]) {
+    t.match(await call(alice.socket, event, {}), { ok: false, error: { code: "E_INVALID", message: `unknown event ${event}` } }, event);
+  }
+  const still = await send(alice.socket, "#general", "still alive");
+  t.ok(still.id, "the socket and worker survived");
+});
+
 t.test("rate limit > one user's two sockets on two workers > share one budget", async (t) => {
   const strictA = await startServer(redis.url, { SEND_RATE: "1", SEND_BURST: "3" });
   const strictB = await startServer(redis.url, { REDIS_PREFIX: strictA.config.redisPrefix, SEND_RATE: "1", SEND_BURST: "3" });

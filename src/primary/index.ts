@@ -6,7 +6,6 @@ import { setupMaster } from "@socket.io/sticky";
 import type { Config } from "../config.js";
 import type { Logger } from "../lib/logger.js";
 import { dispatchHandOffs, stopReadingAtHandOff } from "./hand-off.js";
-import { keepYoungGenerationSmall } from "./heap.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
 import { serveHostMetrics } from "./metrics.js";
 import { Supervisor } from "./supervisor.js";
@@ -34,7 +33,6 @@ const CLIENT_ERRORS = new Set([
  * by engine.io sid, else least-connection). It has no app, no socket.io server and no Redis client.
  */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
-  keepYoungGenerationSmall();
   const embedded = await resolveRedis(config, log);
   const redisUrl = embedded?.url ?? config.redisUrl ?? config.redisLocalUrl;
 

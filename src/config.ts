@@ -62,7 +62,10 @@ export interface Config {
   /** Browser origins allowed besides the server's own (ALLOWED_ORIGINS, comma separated). */
   readonly allowedOrigins: readonly string[];
   readonly logLevel: LogLevel;
+  /** How long a worker may drain on SIGTERM before it is killed. */
   readonly shutdownTimeoutMs: number;
+  /** The same for each old worker of a rolling restart (SIGHUP), which drains at the new ones' pace. */
+  readonly restartTimeoutMs: number;
   /** Seconds without a heartbeat after which a worker's users count as gone (PRESENCE_TTL). */
   readonly presenceTtlSeconds: number;
   /** Where the embedded redis-server keeps its append-only file. */
@@ -123,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: readOrigins(env, problems),
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     shutdownTimeoutMs: read.int("SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
+    restartTimeoutMs: read.int("RESTART_TIMEOUT_MS", 60_000, 100, 600_000),
     presenceTtlSeconds: read.int("PRESENCE_TTL", 15, 3, 3600),
     dataDir: resolve(env.DATA_DIR || ".data"),
     hostName: env.INSTANCE_HOST || hostname(),

@@ -60,6 +60,11 @@ const HANDLE_ACK = "NODE_HANDLE_ACK";
 /** How long a hand-off waits for the worker's acknowledgement before the next one goes anyway. */
 const RECEIVED_WITHIN_MS = 1000;
 
+export interface HandOffs {
+  /** Connections that wait for a worker to take them: how far the workers are behind. */
+  backlog(): number;
+}
+
 type SendArgs = [message: unknown, handle?: unknown, ...rest: unknown[]];
 type Send = (...args: SendArgs) => boolean;
 
@@ -82,7 +87,7 @@ interface Channel {
  * hand-off in flight (the fewest sockets first), whichever worker sticky picked. Messages without
  * a socket are sent at once. Call once, before the first fork.
  */
-export function dispatchHandOffs(): void {
+export function dispatchHandOffs(): HandOffs {
   const channels = new Map<Worker, Channel>();
   const unpinned: SendArgs[] = [];
 
@@ -143,6 +148,14 @@ export function dispatchHandOffs(): void {
       return true;
     };
   });
+
+  return {
+    backlog: () => {
+      let waiting = unpinned.length;
+      for (const channel of channels.values()) waiting += channel.pinned.length;
+      return waiting;
+    },
+  };
 }
 
 /** Whether sticky's hand-off carries a request for an existing engine.io session (sid=...). */

@@ -40,7 +40,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   guardSockets(server, log);
   setupMaster(server, { loadBalancingMethod: "least-connection" });
   stopReadingAtHandOff(server);
-  dispatchHandOffs();
+  const handOffs = dispatchHandOffs();
   if (config.adapter === "cluster") setupClusterAdapterPrimary();
   serveHostMetrics();
   // sticky 2.x passes the first chunk as a Buffer: without "advanced", requests hang silently.
@@ -50,6 +50,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     workers: config.workers,
     env: { ...config.workerMalloc, REDIS_URL: redisUrl },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    restartTimeoutMs: config.restartTimeoutMs,
+    backlog: handOffs.backlog,
     startTimeoutMs: 30_000,
     log,
   });

@@ -6,8 +6,12 @@ export interface SupervisorOptions {
   workers: number;
   /** Environment added to every worker's (the resolved REDIS_URL). */
   env: Record<string, string>;
-  /** How long a worker may take to drain before it is killed. */
+  /** How long a worker may take to drain on shutdown before it is killed. */
   shutdownTimeoutMs: number;
+  /** The same in a rolling restart, where the drain follows the pace of the new workers. */
+  restartTimeoutMs: number;
+  /** Connections waiting for a worker to take them (hand-off.ts). */
+  backlog(): number;
   /** How long a new worker may take to report ready. */
   startTimeoutMs: number;
   log: Logger;
@@ -16,6 +20,8 @@ export interface SupervisorOptions {
 type WorkerMessage = { type?: string; instance?: string };
 
 const CRASH_WINDOW_MS = 60_000;
+/** How often a draining worker hears the backlog of the workers taking its clients over. */
+const BACKLOG_EVERY_MS = 50;
 const MAX_BACKOFF_MS = 30_000;
 
 /**
@@ -41,29 +47,41 @@ export class Supervisor {
   /**
    * SIGHUP: replaces each worker in turn, the next only once its replacement is ready and the old
    * one has sent its clients away (they reconnect to the new workers while it finishes exiting).
+   * The old one sends them no faster than the new ones take them: it hears the hand-off backlog.
    */
   async rollingRestart(): Promise<void> {
     const old = [...this.live].filter((w) => !this.intended.has(w));
     this.options.log.info({ workers: old.length }, "rolling restart");
     const exits: Promise<void>[] = [];
-    for (const [index, worker] of old.entries()) {
-      if (this.stopping) break;
-      await this.fork();
-      // From the first replacement on, new connections go to new workers only: a client sent away
-      // by one old worker must not land on the next old one and be sent away again.
-      if (index === 0) for (const other of old) this.unroute(other);
-      const { drained, exited } = this.retire(worker);
-      exits.push(exited);
-      await drained;
+    const draining = new Set<Worker>();
+    const tellBacklog = setInterval(() => {
+      const message = { type: "hand-off:backlog", connections: this.options.backlog() };
+      for (const worker of draining) if (!worker.isDead()) worker.send(message, () => undefined);
+    }, BACKLOG_EVERY_MS);
+    try {
+      for (const [index, worker] of old.entries()) {
+        if (this.stopping) break;
+        await this.fork();
+        // From the first replacement on, new connections go to new workers only: a client sent away
+        // by one old worker must not land on the next old one and be sent away again.
+        if (index === 0) for (const other of old) this.unroute(other);
+        const { drained, exited } = this.retire(worker, this.options.restartTimeoutMs);
+        draining.add(worker);
+        exits.push(exited);
+        await drained;
+        draining.delete(worker);
+      }
+      await Promise.all(exits);
+    } finally {
+      clearInterval(tellBacklog);
     }
-    await Promise.all(exits);
     this.options.log.info("rolling restart done");
   }
 
   /** SIGTERM/SIGINT: asks every worker to drain, and kills those still running at the deadline. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.live].map((worker) => this.retire(worker).exited));
+    await Promise.all([...this.live].map((worker) => this.retire(worker, this.options.shutdownTimeoutMs).exited));
   }
 
   private fork(): Promise<Worker> {
@@ -99,9 +117,9 @@ export class Supervisor {
 
   /**
    * Stops routing to a worker and asks it to drain. `drained`: its clients are gone (or it exited);
-   * `exited`: it is gone, killed if it was still running at the shutdown deadline.
+   * `exited`: it is gone, killed if it was still running after `timeoutMs`.
    */
-  private retire(worker: Worker): { drained: Promise<void>; exited: Promise<void> } {
+  private retire(worker: Worker, timeoutMs: number): { drained: Promise<void>; exited: Promise<void> } {
     this.intended.add(worker);
     this.unroute(worker);
     const gone = new Promise<void>((resolve) => {
@@ -119,9 +137,9 @@ export class Supervisor {
       worker.on("message", onMessage);
       void gone.then(done);
     });
-    if (!worker.isDead()) worker.send({ type: "worker:shutdown" }, () => undefined);
+    if (!worker.isDead()) worker.send({ type: "worker:shutdown", timeoutMs }, () => undefined);
     const exited = (async () => {
-      const result = await Promise.race([gone.then(() => "exited" as const), sleep(this.options.shutdownTimeoutMs)]);
+      const result = await Promise.race([gone.then(() => "exited" as const), sleep(timeoutMs)]);
       if (result !== "exited") {
         this.options.log.warn({ workerId: worker.id }, "worker did not drain in time; killing it");
         worker.process.kill("SIGKILL");

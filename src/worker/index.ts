@@ -27,7 +27,7 @@ import { hostMetrics } from "./metrics.js";
 /** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
 const FEED_LIMIT = 100_000;
 const DEDUPE_SECONDS = 86_400;
-/** The part of SHUTDOWN_TIMEOUT_MS a stopping worker may spend sending its clients away. */
+/** The part of its time limit a stopping worker may spend sending its clients away. */
 const DRAIN_SHARE = 0.6;
 /**
  * How long a drained worker keeps its presence counts, so that the clients it sent away are
@@ -45,9 +45,16 @@ export interface ChatWorker {
   instance: string;
   /**
    * Drains clients (they reconnect elsewhere; `onDrained` is told when the last one was sent away),
-   * leaves presence and closes every Redis connection.
+   * leaves presence and closes every Redis connection, within `timeoutMs` (SHUTDOWN_TIMEOUT_MS).
    */
-  stop(onDrained?: () => void): Promise<void>;
+  stop(options?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  onDrained?: () => void;
+  timeoutMs?: number;
+  /** The primary's hand-off backlog while the workers of this host take the clients over. */
+  backlog?: () => number;
 }
 
 /**
@@ -135,13 +142,13 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     server,
     realtime: live,
     instance,
-    async stop(onDrained) {
+    async stop({ onDrained, timeoutMs = config.shutdownTimeoutMs, backlog = () => 0 } = {}) {
       accepting = false;
       // The budget: up to 60 % sending clients away, up to 20 % handing presence over, the rest
       // for closing Redis and exiting.
-      await live.drain(config.shutdownTimeoutMs * DRAIN_SHARE);
+      await live.drain({ budgetMs: timeoutMs * DRAIN_SHARE, backlog });
       onDrained?.();
-      await sleep(Math.min(PRESENCE_HANDOVER_MS, config.shutdownTimeoutMs * HANDOVER_SHARE));
+      await sleep(Math.min(PRESENCE_HANDOVER_MS, timeoutMs * HANDOVER_SHARE));
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
@@ -172,29 +179,32 @@ async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: 
   return { adapter, subscribed: subscriber.subscribed };
 }
 
+/** What the primary's supervisor tells a worker (supervisor.ts). */
+type PrimaryMessage = { type: "worker:shutdown"; timeoutMs: number } | { type: "hand-off:backlog"; connections: number };
+
 /** Runs a worker under the cluster primary: connections arrive over IPC, never via listen(). */
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const worker = await createWorker(config, log);
   setupWorker(worker.realtime.io);
   let stopping = false;
-  const stop = (reason: string) => {
+  let backlog = 0;
+  const stop = (reason: string, timeoutMs = config.shutdownTimeoutMs) => {
     if (stopping) return;
     stopping = true;
-    log.info({ reason }, "worker stopping");
-    const force = setTimeout(() => process.exit(0), config.shutdownTimeoutMs);
+    log.info({ reason, timeoutMs }, "worker stopping");
+    const force = setTimeout(() => process.exit(0), timeoutMs);
     force.unref();
-    worker
-      .stop(() => process.send?.({ type: "worker:drained" }))
-      .then(
-        () => process.exit(0),
-        (err: Error) => {
-          log.error({ err }, "worker stop failed");
-          process.exit(1);
-        },
-      );
+    worker.stop({ onDrained: () => process.send?.({ type: "worker:drained" }), timeoutMs, backlog: () => backlog }).then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error({ err }, "worker stop failed");
+        process.exit(1);
+      },
+    );
   };
-  process.on("message", (message: { type?: string }) => {
-    if (message?.type === "worker:shutdown") stop("asked by primary");
+  process.on("message", (message: PrimaryMessage | undefined) => {
+    if (message?.type === "worker:shutdown") stop("asked by primary", message.timeoutMs);
+    if (message?.type === "hand-off:backlog") backlog = message.connections;
   });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

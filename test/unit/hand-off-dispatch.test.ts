@@ -1,7 +1,8 @@
 /**
  * The primary's hand-off queue (src/primary/hand-off.ts, dispatchHandOffs) with real cluster
  * workers and real sockets: a connection for a new session goes to whichever worker is free, one
- * for an existing session waits for its own worker, and a dead worker's queue is closed at once.
+ * for an existing session waits for its own worker, and a dead worker's queue is closed at once. The
+ * backlog it reports is what a draining worker paces itself by in a rolling restart.
  */
 import cluster, { type Worker } from "node:cluster";
 import { once } from "node:events";
@@ -12,7 +13,7 @@ import { PROJECT_ROOT } from "../../src/lib/paths.js";
 import { dispatchHandOffs } from "../../src/primary/hand-off.js";
 
 cluster.setupPrimary({ exec: join(PROJECT_ROOT, "test/helpers/hand-off-worker.ts"), serialization: "advanced" });
-dispatchHandOffs();
+const handOffs = dispatchHandOffs();
 
 const NEW_SESSION = Buffer.from("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: chat\r\n\r\n");
 const EXISTING_SESSION = Buffer.from("GET /socket.io/?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: chat\r\n\r\n");
@@ -95,8 +96,11 @@ t.test("hand-off queue > new sessions > go to whichever worker is free, not only
 
 t.test("hand-off queue > existing sessions > wait for their own worker", async (t) => {
   const { workers, conns } = await setUp(t, [10, 10], 10);
-  const got = await handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);
+  const handing = handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);
+  t.equal(handOffs.backlog(), 9, "one in the worker's channel, nine waiting for it");
+  const got = await handing;
   t.same([...got.values()], [10, 0], "all to the worker that holds the session");
+  t.equal(handOffs.backlog(), 0, "none waiting once the worker took them");
 });
 
 t.test("hand-off queue > a worker dies > the connections queued for it are closed at once", async (t) => {

@@ -61,7 +61,10 @@ const HANDLE_ACK = "NODE_HANDLE_ACK";
 const RECEIVED_WITHIN_MS = 1000;
 
 export interface HandOffs {
-  /** Connections that wait for a worker to take them: how far the workers are behind. */
+  /**
+   * New connections (reconnecting clients among them) waiting for any routable worker: how far
+   * the workers are behind. Requests for existing sessions wait for their own worker, apart.
+   */
   backlog(): number;
 }
 
@@ -149,13 +152,7 @@ export function dispatchHandOffs(): HandOffs {
     };
   });
 
-  return {
-    backlog: () => {
-      let waiting = unpinned.length;
-      for (const channel of channels.values()) waiting += channel.pinned.length;
-      return waiting;
-    },
-  };
+  return { backlog: () => unpinned.length };
 }
 
 /** Whether sticky's hand-off carries a request for an existing engine.io session (sid=...). */

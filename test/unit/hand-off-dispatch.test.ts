@@ -85,7 +85,10 @@ async function setUp(t: Test, busyMs: number[], count: number) {
 
 t.test("hand-off queue > new sessions > go to whichever worker is free, not only the one sticky picked", async (t) => {
   const { workers, conns } = await setUp(t, [30, 30], 20);
-  const got = await handOver(workers[0] as Worker, workers, conns.server, NEW_SESSION);
+  const handing = handOver(workers[0] as Worker, workers, conns.server, NEW_SESSION);
+  t.equal(handOffs.backlog(), 18, "one in each worker's channel, the others in the backlog");
+  const got = await handing;
+  t.equal(handOffs.backlog(), 0, "no backlog once the workers took them");
   t.equal(
     [...got.values()].reduce((a, b) => a + b, 0),
     20,
@@ -96,11 +99,8 @@ t.test("hand-off queue > new sessions > go to whichever worker is free, not only
 
 t.test("hand-off queue > existing sessions > wait for their own worker", async (t) => {
   const { workers, conns } = await setUp(t, [10, 10], 10);
-  const handing = handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);
-  t.equal(handOffs.backlog(), 9, "one in the worker's channel, nine waiting for it");
-  const got = await handing;
+  const got = await handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);
   t.same([...got.values()], [10, 0], "all to the worker that holds the session");
-  t.equal(handOffs.backlog(), 0, "none waiting once the worker took them");
 });
 
 t.test("hand-off queue > a worker dies > the connections queued for it are closed at once", async (t) => {

@@ -9,8 +9,11 @@ import type { RoomStore } from "../store/rooms.js";
 import type { UserStore } from "../store/users.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
-// biome-ignore lint/complexity/noBannedTypes: socket.io's slot for server-to-server events; we have none.
-export type InterServerEvents = {};
+/** What workers tell each other through the adapter (`io.serverSideEmit`). */
+export interface InterServerEvents {
+  /** These users came online or went offline on the sending worker (presence.ts). */
+  "presence:changed": (users: string[]) => void;
+}
 
 export interface SocketData {
   user: string;

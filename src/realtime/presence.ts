@@ -27,19 +27,34 @@ export interface Announcer {
  * worker's CPU while 10k sockets connected. A change after a quiet spell goes out at once; the
  * ones that follow within PRESENCE_BATCH_MS are gathered into one broadcast.
  *
- * What is announced is Redis's state at flush time, not the change this worker saw: workers flush
+ * Each worker tells only its own sockets, and relays the users that changed on it to the other
+ * workers as they change (those of one event-loop turn together), which add them to their next
+ * batch: a socket hears one batch per PRESENCE_BATCH_MS however many workers the cluster has,
+ * where a broadcast from every worker to every socket cost workers × sockets writes per batch.
+ *
+ * What is announced is Redis's state at flush time, not the change a worker saw: workers flush
  * on their own clocks, so their batches can arrive out of order, but each one tells the truth.
  */
 export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Logger, batchMs = PRESENCE_BATCH_MS): Announcer {
+  /** Users to tell this worker's sockets about. */
   const pending = new Set<string>();
+  /** Users that changed here since the last relay: the other workers must hear of them too. */
+  const relay = new Set<string>();
+  let relaying = false;
   let timer: NodeJS.Timeout | undefined;
   let lastFlush = 0;
   let stopped = false;
 
+  const sendRelay = (): void => {
+    relaying = false;
+    if (relay.size > 0) io.serverSideEmit("presence:changed", [...relay]);
+    relay.clear();
+  };
   const flush = async (): Promise<void> => {
     clearTimeout(timer);
     timer = undefined;
     lastFlush = Date.now();
+    sendRelay();
     const users = [...pending];
     pending.clear();
     if (users.length === 0) return;
@@ -50,20 +65,30 @@ export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Lo
       log.warn({ err: (err as Error).message, users: users.length }, "presence announcement dropped");
     }
   };
+  const gather = (users: readonly string[], here: boolean): void => {
+    if (stopped) return;
+    for (const user of users) {
+      pending.add(user);
+      if (here) relay.add(user);
+    }
+    if (relay.size > 0 && !relaying) {
+      relaying = true;
+      setImmediate(sendRelay);
+    }
+    if (pending.size === 0 || timer) return;
+    timer = setTimeout(flush, Math.max(0, lastFlush + batchMs - Date.now()));
+  };
+  io.on("presence:changed", (users) => gather(users, false));
 
   return {
-    changed(users) {
-      if (stopped) return;
-      for (const user of users) pending.add(user);
-      if (pending.size === 0 || timer) return;
-      timer = setTimeout(flush, Math.max(0, lastFlush + batchMs - Date.now()));
-    },
+    changed: (users) => gather(users, true),
     flush,
     stop() {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
       pending.clear();
+      relay.clear();
     },
   };
 }
@@ -71,10 +96,10 @@ export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Lo
 function broadcast(io: ChatServer, users: string[], online: boolean[]): void {
   const [user] = users;
   if (users.length === 1 && user !== undefined) {
-    io.emit("presence:update", { user, online: online[0] === true });
+    io.local.emit("presence:update", { user, online: online[0] === true });
     return;
   }
-  io.emit("presence:changes", {
+  io.local.emit("presence:changes", {
     online: users.filter((_, i) => online[i]),
     offline: users.filter((_, i) => !online[i]),
   });

@@ -257,6 +257,6 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   t.same(
     updates.filter((u) => u.user === user).map((u) => u.online),
     [false],
-    "exactly one offline",
+    `exactly one offline: ${JSON.stringify(updates)}`,
   );
 });

@@ -78,7 +78,13 @@ export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Lo
     if (pending.size === 0 || timer) return;
     timer = setTimeout(flush, Math.max(0, lastFlush + batchMs - Date.now()));
   };
-  io.on("presence:changed", (users) => gather(users, false));
+  /** From the other workers; one of another version may send something else while a deploy rolls. */
+  const relayed = (users: unknown): void => {
+    if (!Array.isArray(users)) return;
+    const names = users.filter((user): user is string => typeof user === "string");
+    gather(names, false);
+  };
+  io.on("presence:changed", relayed);
 
   return {
     changed: (users) => gather(users, true),

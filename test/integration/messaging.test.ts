@@ -438,6 +438,30 @@ t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is 
   t.match(metrics, new RegExp(`chat_sends_shed_total\\{worker="\\d+"\\} ${shed}\\b`));
 });
 
+t.test("presence > a worker stops > its users are announced offline on the other workers", async (t) => {
+  const stopping = await startServer(redis.url);
+  const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });
+  t.teardown(() => staying.stop());
+  const watcher = await registerUser(staying.url);
+  const watching = await connect(staying.url, watcher.cookie);
+  const updates = presenceLog(watching.socket);
+  const { user: name, cookie } = await registerUser(staying.url);
+  const tab = await connect(stopping.url, cookie);
+  t.teardown(() => {
+    watching.socket.close();
+    tab.socket.close();
+  });
+  // Each worker tells only its own sockets: both news reach the watcher through the worker it is on.
+  await settle(() => updates.some((u) => u.user === name && u.online), 3000, 0);
+  await stopping.stop();
+  await settle(() => updates.some((u) => u.user === name && !u.online), 5000, 300);
+  t.same(
+    updates.filter((u) => u.user === name).map((u) => u.online),
+    [true, false],
+    "online when the tab opened, offline once its worker left",
+  );
+});
+
 t.test("presence > a worker stops while the user has a tab on another > still online", async (t) => {
   const stopping = await startServer(redis.url);
   const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });

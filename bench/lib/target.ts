@@ -84,7 +84,8 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
   // the servers time to exit by themselves.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const exitGraceMs = nodeArgs.length > 0 ? 60_000 : 10_000;
-  // The project's default (10 s); the reference drains at once whatever it is told.
+  // The project's default (10 s) for SIGTERM; its rolling restarts (B5) keep RESTART_TIMEOUT_MS's
+  // default. The reference drains at once whatever it is told.
   env.SHUTDOWN_TIMEOUT_MS = String(exitGraceMs);
   const [command, args] = pinned(options.cpus, process.execPath, [...nodeArgs, script]);
   const child: ChildProcess = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"], cwd: PATHS.root });

@@ -9,7 +9,7 @@ import {
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   TimeoutError,
-} from "redis";
+} from "@redis/client";
 import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 

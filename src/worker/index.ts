@@ -2,7 +2,6 @@ import cluster from "node:cluster";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createAdapter as createClusterAdapter } from "@socket.io/cluster-adapter";
 import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
 import { setupWorker } from "@socket.io/sticky";
 import type { Config } from "../config.js";
@@ -162,6 +161,9 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
 async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: Redis[]) {
   const none = async () => undefined;
   if (config.adapter === "cluster") {
+    // Loaded only when chosen: every module a worker loads is CPU its replacement spends booting
+    // while the clients of a crashed worker wait (B5).
+    const { createAdapter: createClusterAdapter } = await import("@socket.io/cluster-adapter");
     return { adapter: cluster.isWorker ? createClusterAdapter() : undefined, subscribed: none };
   }
   // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.

@@ -44,13 +44,14 @@ export interface ChatWorker {
   instance: string;
   /**
    * Drains clients (they reconnect elsewhere; `onDrained` is told when the last one was sent away),
-   * leaves presence and closes every Redis connection, within `timeoutMs` (SHUTDOWN_TIMEOUT_MS).
+   * leaves presence and closes every Redis connection.
    */
   stop(options?: StopOptions): Promise<void>;
 }
 
 export interface StopOptions {
   onDrained?: () => void;
+  /** The whole stop's budget: SHUTDOWN_TIMEOUT_MS unless the primary says otherwise (a rolling restart). */
   timeoutMs?: number;
   /** The primary's hand-off backlog while the workers of this host take the clients over. */
   backlog?: () => number;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import t from "tap";
+import t, { type Test } from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
 import { type ChatClient, call, connect, inbox, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
@@ -438,14 +438,20 @@ t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is 
   t.match(metrics, new RegExp(`chat_sends_shed_total\\{worker="\\d+"\\} ${shed}\\b`));
 });
 
-t.test("presence > a worker stops > its users are announced offline on the other workers", async (t) => {
+/** A worker that will stop, one that stays, a watcher on the one that stays, and a user to watch. */
+async function stoppingAndStaying(t: Test) {
   const stopping = await startServer(redis.url);
   const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });
   t.teardown(() => staying.stop());
   const watcher = await registerUser(staying.url);
   const watching = await connect(staying.url, watcher.cookie);
-  const updates = presenceLog(watching.socket);
   const { user: name, cookie } = await registerUser(staying.url);
+  return { stopping, staying, watching, name, cookie };
+}
+
+t.test("presence > a worker stops > its users are announced offline on the other workers", async (t) => {
+  const { stopping, watching, name, cookie } = await stoppingAndStaying(t);
+  const updates = presenceLog(watching.socket);
   const tab = await connect(stopping.url, cookie);
   t.teardown(() => {
     watching.socket.close();
@@ -463,12 +469,7 @@ t.test("presence > a worker stops > its users are announced offline on the other
 });
 
 t.test("presence > a worker stops while the user has a tab on another > still online", async (t) => {
-  const stopping = await startServer(redis.url);
-  const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });
-  t.teardown(() => staying.stop());
-  const watcher = await registerUser(staying.url);
-  const watching = await connect(staying.url, watcher.cookie);
-  const { user: name, cookie } = await registerUser(staying.url);
+  const { stopping, staying, watching, name, cookie } = await stoppingAndStaying(t);
   const tabs = await Promise.all([connect(stopping.url, cookie), connect(stopping.url, cookie), connect(staying.url, cookie)]);
   t.teardown(() => {
     for (const socket of [watching.socket, ...tabs.map((tab) => tab.socket)]) socket.close();

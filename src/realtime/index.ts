@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from "node:http";
+import { Socket } from "node:net";
 import { Server } from "socket.io";
 import type { SessionMiddleware } from "../http/session.js";
 import type { SessionKeeper } from "../store/sessions.js";
@@ -9,6 +10,7 @@ import { createDelivery, type Delivery } from "./delivery.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
 import { endSessionSockets, startSessionWatch } from "./sessions.js";
+import { batchWrites } from "./write-batching.js";
 
 export interface RealtimeOptions extends RealtimeDeps {
   session: SessionMiddleware;
@@ -37,6 +39,10 @@ export interface Realtime {
 /** The socket.io side of one worker, on an http.Server it does not own or listen on. */
 export function createRealtime(server: HttpServer, options: RealtimeOptions): Realtime {
   const { config } = options;
+  // Every WebSocket connection sends the frames of one event-loop turn in one system call.
+  server.on("upgrade", (_req, socket) => {
+    if (socket instanceof Socket) batchWrites(socket);
+  });
   const io: ChatServer = new Server(server, {
     maxHttpBufferSize: config.limits.socketMaxBytes,
     allowRequest: allowSameOrigin(config),

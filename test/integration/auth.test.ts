@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import type { IncomingMessage } from "node:http";
+import { connect as connectTcp } from "node:net";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -135,6 +137,34 @@ t.test("POST from another site > 403 E_FORBIDDEN", async (t) => {
     body: JSON.stringify({ username: "someone", password: PASSWORD }),
   });
   t.equal(res.status, 403);
+});
+
+t.test("WebSocket upgrade from another site > engine.io's refusal reaches the client", async (t) => {
+  const { hostname, port } = new URL(server.url);
+  const socket = connectTcp(Number(port), hostname);
+  t.teardown(() => socket.destroy());
+  let answer = "";
+  socket.setEncoding("latin1").on("data", (chunk: string) => {
+    answer += chunk;
+  });
+  await once(socket, "connect");
+  socket.write(
+    [
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1",
+      `Host: ${hostname}:${port}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+      "Origin: https://evil.example",
+      "Sec-Fetch-Site: cross-site",
+      "",
+      "",
+    ].join("\r\n"),
+  );
+  await once(socket, "close");
+  t.match(answer, /^HTTP\/1\.1 400 /, "an HTTP answer, not a bare reset");
+  t.match(answer, "origin not allowed");
 });
 
 t.test("POST /api/logout > session destroyed > the cookie no longer works", async (t) => {

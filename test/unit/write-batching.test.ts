@@ -79,3 +79,11 @@ t.test("ending a connection sends what is held first", async (t) => {
   await ended;
   t.equal(received(), "last words");
 });
+
+t.test("destroying a connection right after a write still sends what was written", async (t) => {
+  const { sender, received, ended } = await pair(t);
+  sender.write("HTTP/1.1 400 Bad Request\r\n\r\n");
+  sender.destroy();
+  await ended;
+  t.equal(received(), "HTTP/1.1 400 Bad Request\r\n\r\n", "as it would have been unbatched");
+});

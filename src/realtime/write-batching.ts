@@ -2,17 +2,19 @@ import { Socket } from "node:net";
 
 /**
  * ws writes every frame as it comes, so each costs its own `writev`, and those system calls take
- * nearly half of a worker's time under load (docs/performance.md, B2). Yet frames for one connection
- * often come in the same turn of the event loop: a message's ack and its delivery to the sender's
- * socket come back from Redis on two connections that are read in one turn, and a feed batch may
- * hold several messages for one socket.
+ * nearly half of a worker's time under load (docs/performance.md, B2). Yet a connection is often
+ * written several frames in a row: engine.io queues the packets that come while a write is in
+ * flight (the messages of a feed batch for one socket, a message's ack and its delivery to the
+ * sender's socket) and then sends each as its own frame.
  *
- * So a batched connection is corked at its first write in a turn and uncorked once the turn's I/O
- * callbacks have run (setImmediate runs right after them): what was written meanwhile leaves in
- * one `writev`. Nothing waits for a later turn. A connection's own cork (ws corks around each
- * frame) nests inside this one. `destroy()` throws away what is still corked, and engine.io
- * writes a refused upgrade's HTTP answer and destroys the socket at once: so a held connection
- * is uncorked before it is destroyed, and loses nothing it would have sent unbatched.
+ * So a batched connection is corked at its first write in a turn of the event loop and uncorked
+ * once the turn's I/O callbacks have run (setImmediate runs right after them): what was written
+ * meanwhile leaves in one `writev`. A write completes with that `writev`, so what engine.io queued
+ * behind it leaves together in the next turn, not one frame at a time. A connection's own cork
+ * (ws corks around each frame) nests inside this one. `destroy()` throws away what is still
+ * corked, and engine.io writes a refused upgrade's HTTP answer and destroys the socket at once:
+ * so a held connection is uncorked before it is destroyed, and loses nothing it would have sent
+ * unbatched.
  */
 const corked = new Set<Socket>();
 const write = Socket.prototype.write;

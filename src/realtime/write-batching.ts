@@ -10,7 +10,8 @@ import { Socket } from "node:net";
  * So a batched connection is corked at its first write in a turn of the event loop and uncorked
  * once the turn's I/O callbacks have run (setImmediate runs right after them): what was written
  * meanwhile leaves in one `writev`. A write completes with that `writev`, so what engine.io queued
- * behind it leaves together in the next turn, not one frame at a time. A connection's own cork
+ * behind it leaves together in the next turn, not one frame at a time (and socket.io drops a
+ * volatile packet, a typing indicator, that comes meanwhile). A connection's own cork
  * (ws corks around each frame) nests inside this one. `destroy()` throws away what is still
  * corked, and engine.io writes a refused upgrade's HTTP answer and destroys the socket at once:
  * so a held connection is uncorked before it is destroyed, and loses nothing it would have sent

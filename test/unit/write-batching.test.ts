@@ -1,6 +1,7 @@
 /**
  * A batched connection holds what is written to it during one turn of the event loop and sends it
- * all at once when the turn's callbacks are done: nothing is lost, reordered or left behind.
+ * all at once when the turn's callbacks are done: nothing is lost, reordered or left behind. A
+ * write is reported done once held, unless the connection already holds its high-water mark.
  */
 import { once } from "node:events";
 import { createServer, Socket } from "node:net";
@@ -86,4 +87,31 @@ t.test("destroying a connection right after a write still sends what was written
   sender.destroy();
   await ended;
   t.equal(received(), "HTTP/1.1 400 Bad Request\r\n\r\n", "as it would have been unbatched");
+});
+
+t.test("a write is reported done once held, so what its callback writes joins the same turn", async (t) => {
+  const { sender, received } = await pair(t);
+  // engine.io sends a socket's next packet from the last write's callback.
+  sender.write("ack", () => sender.write(" echo"));
+  await new Promise(process.nextTick);
+  t.equal(sender.writableLength, 8, "the second write is held with the first");
+  t.equal(sender.writableCorked, 1, "before the turn is done");
+  await until(() => received() === "ack echo");
+  t.pass("both sent");
+});
+
+t.test("past its high-water mark a connection reports a write done only when the kernel has it", async (t) => {
+  const { sender, received } = await pair(t);
+  const bulk = "x".repeat(sender.writableHighWaterMark);
+  sender.write(bulk);
+  let done = false;
+  sender.write("!", () => {
+    done = true;
+  });
+  await new Promise(process.nextTick);
+  t.equal(done, false, "not while it is held");
+  await until(() => done);
+  t.equal(sender.writableCorked, 0, "after the turn's writev");
+  await until(() => received().length === bulk.length + 1);
+  t.ok(received().endsWith("!"), "sent after the bulk");
 });

@@ -115,3 +115,27 @@ t.test("past its high-water mark a connection reports a write done only when the
   await until(() => received().length === bulk.length + 1);
   t.ok(received().endsWith("!"), "sent after the bulk");
 });
+
+t.test("a connection reset after a write was reported done still closes, with the error", async (t) => {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  const accepted = once(server, "connection") as Promise<[Socket]>;
+  const sender = new Socket().connect(port, "127.0.0.1");
+  await once(sender, "connect");
+  const [peer] = await accepted;
+  t.teardown(() => server.close());
+  batchWrites(sender);
+  const errors: string[] = [];
+  sender.on("error", (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
+  let reported: unknown = "not yet";
+  sender.write("held", (error?: Error | null) => {
+    reported = error;
+  });
+  const closed = new Promise((resolve) => sender.once("close", resolve));
+  peer.resetAndDestroy();
+  await closed;
+  t.equal(reported, undefined, "the write was reported done");
+  t.ok(errors.length > 0, `the connection failed with ${errors.join(", ")}`);
+});

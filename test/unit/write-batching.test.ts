@@ -9,8 +9,8 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { batchWrites } from "../../src/realtime/write-batching.js";
 
-/** A connected pair over loopback: `sender` is batched, `received()` is what its peer has read. */
-async function pair(t: Test): Promise<{ sender: Socket; received: () => string; ended: Promise<unknown> }> {
+/** A connected pair over loopback: `sender` is batched, `received()` is what its `peer` has read. */
+async function pair(t: Test): Promise<{ sender: Socket; peer: Socket; received: () => string; ended: Promise<unknown> }> {
   const server = createServer();
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -30,7 +30,7 @@ async function pair(t: Test): Promise<{ sender: Socket; received: () => string; 
     server.close();
   });
   batchWrites(sender);
-  return { sender, received: () => text, ended: once(peer, "end") };
+  return { sender, peer, received: () => text, ended: once(peer, "end") };
 }
 
 async function until(condition: () => boolean): Promise<void> {
@@ -117,16 +117,7 @@ t.test("past its high-water mark a connection reports a write done only when the
 });
 
 t.test("a connection reset after a write was reported done still closes, with the error", async (t) => {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, "connection") as Promise<[Socket]>;
-  const sender = new Socket().connect(port, "127.0.0.1");
-  await once(sender, "connect");
-  const [peer] = await accepted;
-  t.teardown(() => server.close());
-  batchWrites(sender);
+  const { sender, peer } = await pair(t);
   const errors: string[] = [];
   sender.on("error", (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
   let reported: unknown = "not yet";

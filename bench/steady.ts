@@ -1,0 +1,133 @@
+/**
+ * `npm run bench:steady -- --rate 13000`: B2's set-up (one worker, 1,000 sockets, each in its room
+ * of 2 and of 10) with one offered rate repeated step after step, for comparing two builds or two
+ * settings. The saturation search of `npm run bench` moves by ±20 % between runs of the same code on
+ * a shared 2-core box; the same step repeated gives how often p99 holds and the median CPU per
+ * message at that rate, which moves far less (docs/performance.md, "Reproduce").
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { PATHS } from "./lib/paths.js";
+import type { TargetKind } from "./lib/target.js";
+import { spread } from "./report/verdicts.js";
+import { connectAll, groupRoom, pairRoom, slotsFor } from "./scenarios/b2-small-rooms.js";
+import { population, round, waitQuiet, withRun } from "./scenarios/harness.js";
+import { runStep, type StepPlan, type StepResult } from "./scenarios/steps.js";
+import { prepareUsers } from "./scenarios/users.js";
+
+const HELP = `npm run bench:steady -- --rate N [flags]
+
+  --rate N          messages per second offered in every step (required)
+  --steps N         measured steps (default 10), after one unmeasured step at 70 % of the rate
+  --rooms 2|10      B2's rooms of 2 (default) or of 10
+  --target ours|ref the project (default) or the reference relay
+
+Prints every step and a summary; writes bench/results/partial.tmp/steady-<target>-<rooms>-<rate>.json.
+BENCH_SERVER_NODE_ARGS works as for \`npm run bench\`.
+`;
+
+const SOCKETS = 1000;
+const SLO_MS = 50;
+
+interface Args {
+  rate: number;
+  steps: number;
+  rooms: 2 | 10;
+  target: TargetKind;
+}
+
+function parse(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rate: { type: "string" },
+      steps: { type: "string", default: "10" },
+      rooms: { type: "string", default: "2" },
+      target: { type: "string", default: "ours" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const rate = Number(values.rate);
+  const steps = Number(values.steps);
+  if (!Number.isInteger(rate) || rate < 1 || rate > 200_000) throw new Error("--rate must be 1..200000 messages per second");
+  if (!Number.isInteger(steps) || steps < 1 || steps > 100) throw new Error("--steps must be 1..100");
+  if (values.rooms !== "2" && values.rooms !== "10") throw new Error("--rooms must be 2 or 10");
+  if (values.target !== "ours" && values.target !== "ref") throw new Error("--target must be ours or ref");
+  return { rate, steps, rooms: values.rooms === "2" ? 2 : 10, target: values.target };
+}
+
+function log(line: string): void {
+  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function describe(step: StepResult): string {
+  return (
+    `p99 ${step.latency.p99Ms} ms, p99.9 ${step.latency.p999Ms} ms, ${step.serverCpuUsPerMsg} µs/msg, server ${round(step.serverCores * 100, 0)} %, ` +
+    `redis ${round(step.redisCores * 100, 0)} %, client ${round(step.clientCores * 100, 0)} %${step.pass ? "" : ` FAIL (${step.why})`}`
+  );
+}
+
+async function main(): Promise<void> {
+  let args: Args;
+  try {
+    args = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  const golden = args.target === "ours" ? await prepareUsers(SOCKETS, log, false) : undefined;
+  await waitQuiet(log);
+  const steps = await withRun({ kind: args.target, workers: 1, pin: false, agents: 1 }, golden, log, async (run) => {
+    const pop = population(await run.accounts(SOCKETS), 1, (u) => [pairRoom(u), groupRoom(u)]);
+    await connectAll(run, pop, "steady");
+    const plan: StepPlan = {
+      rate: args.rate,
+      slots: slotsFor(pop, args.rooms === 2 ? pairRoom : groupRoom),
+      fanout: pop.fanout,
+      warmMs: 1000,
+      measureMs: 2500,
+      sloMs: SLO_MS,
+      drainMs: 8000,
+    };
+    await runStep(run, { ...plan, rate: Math.round(args.rate * 0.7) });
+    const measured: StepResult[] = [];
+    for (let i = 1; i <= args.steps; i++) {
+      const step = await runStep(run, plan);
+      measured.push(step);
+      log(`  ${args.target} rooms of ${args.rooms} ${args.rate}/s step ${i}/${args.steps}: ${describe(step)}`);
+    }
+    return measured;
+  });
+
+  const summary = {
+    target: args.target,
+    rooms: args.rooms,
+    rate: args.rate,
+    passed: steps.filter((s) => s.pass).length,
+    steps: steps.length,
+    p99Ms: spread(steps.map((s) => s.latency.p99Ms)),
+    serverCpuUsPerMsg: spread(steps.map((s) => s.serverCpuUsPerMsg)),
+    serverCores: spread(steps.map((s) => s.serverCores)),
+    redisCores: spread(steps.map((s) => s.redisCores)),
+    clientCores: spread(steps.map((s) => s.clientCores)),
+  };
+  const file = join(PATHS.results, "partial.tmp", `steady-${args.target}-${args.rooms}-${args.rate}.json`);
+  mkdirSync(join(PATHS.results, "partial.tmp"), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ summary, steps }, null, 1)}\n`);
+  const { p99Ms, serverCpuUsPerMsg: us } = summary;
+  log(
+    `${args.target}, rooms of ${args.rooms}, ${args.rate} msg/s: ${summary.passed}/${summary.steps} steps with p99 ≤ ${SLO_MS} ms; ` +
+      `p99 median ${p99Ms.median} ms (${p99Ms.min}–${p99Ms.max}); ${us.median} µs/msg (${us.min}–${us.max}); ${relative(PATHS.root, file)}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  log(`bench:steady failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { fingerprint } from "./lib/machine.js";
 import { PATHS } from "./lib/paths.js";
 import type { TargetKind } from "./lib/target.js";
+import { logLine as log } from "./lib/time.js";
 import { renderSection, updateDocs } from "./report/markdown.js";
 import { renderSvg } from "./report/svg.js";
 import { type BenchReport, type RunRecord, SCENARIOS, type ScenarioId, type ScenarioResults } from "./report/types.js";
@@ -99,10 +100,6 @@ function parse(argv: string[]): Args {
     freshUsers: values["fresh-users"] ?? false,
     render: values.render,
   };
-}
-
-function log(line: string): void {
-  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
 async function main(): Promise<void> {

@@ -10,10 +10,11 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { PATHS } from "./lib/paths.js";
 import type { TargetKind } from "./lib/target.js";
+import { logLine as log } from "./lib/time.js";
 import { spread } from "./report/verdicts.js";
 import { connectAll, groupRoom, pairRoom, slotsFor } from "./scenarios/b2-small-rooms.js";
-import { population, round, waitQuiet, withRun } from "./scenarios/harness.js";
-import { runStep, type StepPlan, type StepResult } from "./scenarios/steps.js";
+import { population, waitQuiet, withRun } from "./scenarios/harness.js";
+import { describeStep, runStep, type StepPlan, type StepResult } from "./scenarios/steps.js";
 import { prepareUsers } from "./scenarios/users.js";
 
 const HELP = `npm run bench:steady -- --rate N [flags]
@@ -61,17 +62,6 @@ function parse(argv: string[]): Args {
   return { rate, steps, rooms: values.rooms === "2" ? 2 : 10, target: values.target };
 }
 
-function log(line: string): void {
-  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-}
-
-function describe(step: StepResult): string {
-  return (
-    `p99 ${step.latency.p99Ms} ms, p99.9 ${step.latency.p999Ms} ms, ${step.serverCpuUsPerMsg} µs/msg, server ${round(step.serverCores * 100, 0)} %, ` +
-    `redis ${round(step.redisCores * 100, 0)} %, client ${round(step.clientCores * 100, 0)} %${step.pass ? "" : ` FAIL (${step.why})`}`
-  );
-}
-
 async function main(): Promise<void> {
   let args: Args;
   try {
@@ -100,7 +90,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= args.steps; i++) {
       const step = await runStep(run, plan);
       measured.push(step);
-      log(`  ${args.target} rooms of ${args.rooms} ${args.rate}/s step ${i}/${args.steps}: ${describe(step)}`);
+      log(`  ${args.target} rooms of ${args.rooms} ${args.rate}/s step ${i}/${args.steps}: ${describeStep(step)}`);
     }
     return measured;
   });
@@ -117,8 +107,9 @@ async function main(): Promise<void> {
     redisCores: spread(steps.map((s) => s.redisCores)),
     clientCores: spread(steps.map((s) => s.clientCores)),
   };
-  const file = join(PATHS.results, "partial.tmp", `steady-${args.target}-${args.rooms}-${args.rate}.json`);
-  mkdirSync(join(PATHS.results, "partial.tmp"), { recursive: true });
+  const dir = join(PATHS.results, "partial.tmp");
+  const file = join(dir, `steady-${args.target}-${args.rooms}-${args.rate}.json`);
+  mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${JSON.stringify({ summary, steps }, null, 1)}\n`);
   const { p99Ms, serverCpuUsPerMsg: us } = summary;
   log(

@@ -32,3 +32,8 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await sleep(everyMs);
   }
 }
+
+/** A progress line on stdout, stamped with the UTC time of day. */
+export function logLine(line: string): void {
+  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}

@@ -114,6 +114,15 @@ export async function runStep(run: Run, plan: StepPlan): Promise<StepResult> {
   };
 }
 
+/** One line for a step's log: its latency, delivery, where the CPU went, and the verdict. */
+export function describeStep(step: StepResult): string {
+  return (
+    `p99 ${step.latency.p99Ms} ms, delivered ${round(step.deliveredRatio * 100, 2)} %, ` +
+    `server ${round(step.serverCores * 100, 0)} %, client ${round(step.clientCores * 100, 0)} %, redis ${round(step.redisCores * 100, 0)} %, ` +
+    `other ${round(step.otherCores * 100, 0)} %, ${step.serverCpuUsPerMsg} µs/msg ${step.pass ? "ok" : `FAIL (${step.why})`}`
+  );
+}
+
 export interface SearchPlan extends Omit<StepPlan, "rate"> {
   /** First rate when there is no hint. */
   start: number;
@@ -142,11 +151,7 @@ export async function findSustainable(run: Run, plan: SearchPlan): Promise<Searc
     for (let attempt = 0; ; attempt++) {
       const step = await runStep(run, { ...plan, rate: Math.round(rate), drainMs: plan.drainMs ?? 8000 });
       steps.push(step);
-      plan.log(
-        `  ${plan.label} ${Math.round(rate)}/s: p99 ${step.latency.p99Ms} ms, delivered ${round(step.deliveredRatio * 100, 2)} %, ` +
-          `server ${round(step.serverCores * 100, 0)} %, client ${round(step.clientCores * 100, 0)} %, redis ${round(step.redisCores * 100, 0)} %, ` +
-          `other ${round(step.otherCores * 100, 0)} %, ${step.serverCpuUsPerMsg} µs/msg ${step.pass ? "ok" : `FAIL (${step.why})`}`,
-      );
+      plan.log(`  ${plan.label} ${Math.round(rate)}/s: ${describeStep(step)}`);
       if (step.pass) return true;
       const noisy = step.latencyOnly && (step.latency.p99Ms < plan.sloMs * 4 || step.otherCores >= 0.25);
       if (attempt >= 1 || !noisy) return false;

@@ -9,6 +9,7 @@ import type { ChatServer, RealtimeDeps } from "./context.js";
 import { createDelivery, type Delivery } from "./delivery.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
+import { reuseConnectionArrays } from "./reused-arrays.js";
 import { endSessionSockets, startSessionWatch } from "./sessions.js";
 import { batchWrites } from "./write-batching.js";
 
@@ -43,6 +44,8 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   server.on("upgrade", (_req, socket) => {
     if (socket instanceof Socket) batchWrites(socket);
   });
+  // And keeps the arrays ws and engine.io would replace after every message (reused-arrays.ts).
+  reuseConnectionArrays();
   const io: ChatServer = new Server(server, {
     maxHttpBufferSize: config.limits.socketMaxBytes,
     allowRequest: allowSameOrigin(config),

@@ -1,0 +1,99 @@
+import { createRequire } from "node:module";
+
+/**
+ * ws and engine.io replace some of a connection's objects on every message: ws starts a new
+ * array for the fragments of the next incoming message and keeps the last frame's mask as a view
+ * of the chunk it was read from; engine.io starts a new array for the packets of the next flush.
+ * Each lives until that connection's next message, tens of milliseconds under load, long enough
+ * for V8 to promote it to the old generation. Once replaced it is garbage, but only a full
+ * collection frees it, and until then what it points to is kept too: the young objects the array
+ * last held (a message's buffers, its packets and their payloads) are promoted through it, and
+ * the mask keeps the chunk's memory. At 15,000 msg/s with rooms of 2 that was nearly all of a
+ * worker's promotion, about 500 KB per scavenge, and a full collection every 3 to 4 s
+ * (docs/performance.md, B2).
+ *
+ * So each connection keeps its first arrays and empties them instead, where the library no
+ * longer needs their contents, and copies each mask into 4 bytes of its own. The patches wrap
+ * the libraries' own methods, which still do all of the work; test/unit/reused-arrays.test.ts
+ * fails if an upgrade changes what they rely on.
+ */
+
+const ownMask = Symbol("ownMask");
+
+/** What the patch touches on ws's Receiver (lib/receiver.js); not part of ws's typings. */
+interface ReceiverInternals {
+  _fragments: Buffer[];
+  _binaryType: string;
+  _mask: Buffer | undefined;
+  [ownMask]?: Buffer;
+  dataMessage(this: ReceiverInternals, ...args: unknown[]): void;
+  getMask(this: ReceiverInternals): void;
+}
+
+/** What the patch touches on engine.io's Socket (build/socket.js); private in its typings. */
+interface EngineSocketInternals {
+  writeBuffer: unknown[];
+  transport: { name: string };
+  flush(this: EngineSocketInternals): void;
+}
+
+/** The copies of ws and engine.io that socket.io itself loads, wherever npm placed them. */
+function libraries(): { Receiver: { prototype: ReceiverInternals }; Socket: { prototype: EngineSocketInternals } } {
+  const fromSocketIo = createRequire(createRequire(import.meta.url).resolve("socket.io"));
+  const fromEngineIo = createRequire(fromSocketIo.resolve("engine.io"));
+  return { Receiver: fromEngineIo("ws").Receiver, Socket: fromSocketIo("engine.io").Socket };
+}
+
+function reuseFragments(receiver: { prototype: ReceiverInternals }): void {
+  const dataMessage = receiver.prototype.dataMessage;
+  receiver.prototype.dataMessage = function (...args) {
+    const fragments = this._fragments;
+    dataMessage.apply(this, args);
+    // A new array means the message is complete and its data concatenated out of the old one,
+    // unless the fragments array itself is the data (binaryType "fragments").
+    if (this._fragments !== fragments && this._fragments.length === 0 && this._binaryType !== "fragments") {
+      fragments.length = 0;
+      this._fragments = fragments;
+    }
+  };
+}
+
+function copyMasks(receiver: { prototype: ReceiverInternals }): void {
+  const getMask = receiver.prototype.getMask;
+  receiver.prototype.getMask = function () {
+    const before = this._mask;
+    getMask.call(this);
+    const view = this._mask;
+    if (view === before || view === undefined) return; // the mask has not arrived yet
+    const own = this[ownMask] ?? Buffer.alloc(4);
+    own.set(view);
+    this[ownMask] = own;
+    this._mask = own;
+  };
+}
+
+function reuseWriteBuffer(socket: { prototype: EngineSocketInternals }): void {
+  const flush = socket.prototype.flush;
+  socket.prototype.flush = function () {
+    const packets = this.writeBuffer;
+    flush.call(this);
+    // The websocket transport has encoded and written every packet by the time flush returns.
+    // Polling connections are few and short-lived (clients upgrade): they keep engine.io's way.
+    if (this.writeBuffer !== packets && this.writeBuffer.length === 0 && this.transport.name === "websocket") {
+      packets.length = 0;
+      this.writeBuffer = packets;
+    }
+  };
+}
+
+let applied = false;
+
+/** From now on every ws and engine.io connection of this process keeps its message arrays and mask. */
+export function reuseConnectionArrays(): void {
+  if (applied) return;
+  applied = true;
+  const { Receiver, Socket } = libraries();
+  reuseFragments(Receiver);
+  copyMasks(Receiver);
+  reuseWriteBuffer(Socket);
+}

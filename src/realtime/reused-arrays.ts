@@ -79,6 +79,7 @@ function reuseWriteBuffer(socket: { prototype: EngineSocketInternals }): void {
     flush.call(this);
     // The websocket transport has encoded and written every packet by the time flush returns.
     // Polling connections are few and short-lived (clients upgrade): they keep engine.io's way.
+    // (engine.io's "flush" events hand their listeners this array; the server has none.)
     if (this.writeBuffer !== packets && this.writeBuffer.length === 0 && this.transport.name === "websocket") {
       packets.length = 0;
       this.writeBuffer = packets;

@@ -44,16 +44,24 @@ function libraries(): { Receiver: { prototype: ReceiverInternals }; Socket: { pr
   return { Receiver: fromEngineIo("ws").Receiver, Socket: fromSocketIo("engine.io").Socket };
 }
 
-function reuseFragments(receiver: { prototype: ReceiverInternals }): void {
-  const dataMessage = receiver.prototype.dataMessage;
-  receiver.prototype.dataMessage = function (...args) {
-    const fragments = this._fragments;
-    dataMessage.apply(this, args);
-    // A new array means the message is complete and its data concatenated out of the old one,
-    // unless the fragments array itself is the data (binaryType "fragments").
-    if (this._fragments !== fragments && this._fragments.length === 0 && this._binaryType !== "fragments") {
-      fragments.length = 0;
-      this._fragments = fragments;
+/** The names of `T`'s methods, and of its array fields. */
+type MethodOf<T> = { [K in keyof T]: T[K] extends (...args: never[]) => void ? K : never }[keyof T];
+type ArrayOf<T> = { [K in keyof T]: T[K] extends unknown[] ? K : never }[keyof T];
+
+/**
+ * Wraps `method` of `target`'s instances: when it has replaced `field` with a fresh empty array
+ * and the instance allows it (`reusable`), the instance gets its old array back, emptied.
+ */
+function keepArray<T>(target: { prototype: T }, method: MethodOf<T>, field: ArrayOf<T>, reusable: (self: T) => boolean): void {
+  const prototype = target.prototype as Record<keyof T, unknown>;
+  const original = prototype[method] as (this: T, ...args: unknown[]) => void;
+  prototype[method] = function (this: T, ...args: unknown[]) {
+    const kept = this[field] as unknown[];
+    original.apply(this, args);
+    const fresh = this[field] as unknown[];
+    if (fresh !== kept && fresh.length === 0 && reusable(this)) {
+      kept.length = 0;
+      (this as Record<keyof T, unknown>)[field] = kept;
     }
   };
 }
@@ -72,21 +80,6 @@ function copyMasks(receiver: { prototype: ReceiverInternals }): void {
   };
 }
 
-function reuseWriteBuffer(socket: { prototype: EngineSocketInternals }): void {
-  const flush = socket.prototype.flush;
-  socket.prototype.flush = function () {
-    const packets = this.writeBuffer;
-    flush.call(this);
-    // The websocket transport has encoded and written every packet by the time flush returns.
-    // Polling connections are few and short-lived (clients upgrade): they keep engine.io's way.
-    // (engine.io's "flush" events hand their listeners this array; the server has none.)
-    if (this.writeBuffer !== packets && this.writeBuffer.length === 0 && this.transport.name === "websocket") {
-      packets.length = 0;
-      this.writeBuffer = packets;
-    }
-  };
-}
-
 let applied = false;
 
 /** From now on every ws and engine.io connection of this process keeps its message arrays and mask. */
@@ -94,7 +87,12 @@ export function reuseConnectionArrays(): void {
   if (applied) return;
   applied = true;
   const { Receiver, Socket } = libraries();
-  reuseFragments(Receiver);
+  // ws starts a new array once a message is complete and its data concatenated out of the old
+  // one, unless the fragments array itself is the data (binaryType "fragments").
+  keepArray(Receiver, "dataMessage", "_fragments", (receiver) => receiver._binaryType !== "fragments");
   copyMasks(Receiver);
-  reuseWriteBuffer(Socket);
+  // The websocket transport has encoded and written every packet by the time flush returns.
+  // Polling connections are few and short-lived (clients upgrade): they keep engine.io's way.
+  // (engine.io's "flush" events hand their listeners this array; the server has none.)
+  keepArray(Socket, "flush", "writeBuffer", (socket) => socket.transport.name === "websocket");
 }

@@ -13,19 +13,18 @@ import { createRequire } from "node:module";
  * (docs/performance.md, B2).
  *
  * So each connection keeps its first arrays and empties them instead, where the library no
- * longer needs their contents, and copies each mask into 4 bytes of its own. The patches wrap
- * the libraries' own methods, which still do all of the work; test/unit/reused-arrays.test.ts
+ * longer needs their contents, and each mask is copied out of its chunk (copyMasks). The patches
+ * wrap the libraries' own methods, which still do all of the work; test/unit/reused-arrays.test.ts
  * fails if an upgrade changes what they rely on.
  */
-
-const ownMask = Symbol("ownMask");
 
 /** What the patch touches on ws's Receiver (lib/receiver.js); not part of ws's typings. */
 interface ReceiverInternals {
   _fragments: Buffer[];
   _binaryType: string;
   _mask: Buffer | undefined;
-  [ownMask]?: Buffer;
+  _bufferedBytes: number;
+  _payloadLength: number;
   dataMessage(this: ReceiverInternals, ...args: unknown[]): void;
   getMask(this: ReceiverInternals): void;
 }
@@ -66,6 +65,15 @@ function keepArray<T>(target: { prototype: T }, method: MethodOf<T>, field: Arra
   };
 }
 
+/** The mask of whichever frame is being unmasked right now, for every connection of the process. */
+const currentMask = Buffer.alloc(4);
+
+/**
+ * A frame's mask is needed only until its payload is unmasked. When the payload is already
+ * buffered, ws unmasks it in the same call (getData right after getMask), so one mask for the
+ * whole process serves, and an idle connection keeps none of its own: a Buffer and its
+ * ArrayBuffer, about 0.3 KB (B4). A payload still on its way gets a copy of its own.
+ */
 function copyMasks(receiver: { prototype: ReceiverInternals }): void {
   const getMask = receiver.prototype.getMask;
   receiver.prototype.getMask = function () {
@@ -73,16 +81,15 @@ function copyMasks(receiver: { prototype: ReceiverInternals }): void {
     getMask.call(this);
     const view = this._mask;
     if (view === before || view === undefined) return; // the mask has not arrived yet
-    const own = this[ownMask] ?? Buffer.alloc(4);
-    own.set(view);
-    this[ownMask] = own;
-    this._mask = own;
+    const mask = this._bufferedBytes >= this._payloadLength ? currentMask : Buffer.alloc(4);
+    mask.set(view);
+    this._mask = mask;
   };
 }
 
 let applied = false;
 
-/** From now on every ws and engine.io connection of this process keeps its message arrays and mask. */
+/** From now on every ws and engine.io connection of this process keeps its message arrays, and no mask. */
 export function reuseConnectionArrays(): void {
   if (applied) return;
   applied = true;

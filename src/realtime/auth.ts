@@ -1,4 +1,5 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Config } from "../config.js";
 import { usernameKey } from "../domain/names.js";
 import { isAllowedOrigin } from "../http/security.js";
@@ -34,8 +35,9 @@ export function allowSameOrigin(config: Config) {
  */
 export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLimiter, config: Config): EngineMiddleware {
   return (req, res, next) => {
+    const release = standInRelease(res);
     if (req._query?.sid !== undefined) {
-      releaseUpgradeRequest(res);
+      release();
       return next();
     }
     (async () => {
@@ -45,7 +47,7 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
       if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
     })().then(
       () => {
-        releaseUpgradeRequest(res);
+        release();
         next();
       },
       (err: unknown) => {
@@ -75,12 +77,21 @@ async function loadSession(session: SessionMiddleware, req: IncomingMessage): Pr
 }
 
 /**
- * engine.io answers a WebSocket upgrade with a stand-in response, which a "close" listener on the
- * TCP socket keeps for the connection's whole life, and with it the upgrade request. Only
- * middlewares use the stand-in (to set headers), and this is the last one: let go of the request.
+ * engine.io answers a WebSocket upgrade with a stand-in response, and its constructor adds a
+ * "close" listener to the TCP socket (to re-emit it on the stand-in) just before the middlewares
+ * run. That listener would keep the stand-in, its listener table and the upgrade request for the
+ * connection's whole life (about 0.5 KB without the request, B4), yet only middlewares use the
+ * stand-in, and this is the only one. So the middleware takes the socket's last "close" listener
+ * when it starts, which is that one, and removes it with the request once it is done.
  */
-function releaseUpgradeRequest(res: ServerResponse): void {
-  if (!(res instanceof ServerResponse) && "req" in res) (res as { req: IncomingMessage | null }).req = null;
+function standInRelease(res: ServerResponse): () => void {
+  if (res instanceof ServerResponse || !("socket" in res) || !("req" in res)) return () => undefined;
+  const standIn = res as unknown as { socket: Socket; req: IncomingMessage | null };
+  const listener = standIn.socket.rawListeners("close").at(-1);
+  return () => {
+    standIn.req = null;
+    if (listener) standIn.socket.removeListener("close", listener as (...args: unknown[]) => void);
+  };
 }
 
 function unsentResponse(): ServerResponse {

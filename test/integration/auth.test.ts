@@ -225,6 +225,38 @@ t.test("socket.io > logged in > the worker keeps no handshake request or headers
   t.equal(server.worker.realtime.io.of("/").sockets.size >= 2, true, "while both sockets are connected");
 });
 
+t.test("socket.io > logged in over websocket > the worker keeps no stand-in response of engine.io's", async (t) => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const standIns: WeakRef<object>[] = [];
+  // Ahead of the worker's own middleware, which must still find the stand-in's listener last.
+  type Middleware = (req: IncomingMessage, res: object, next: () => void) => void;
+  const engine = server.worker.realtime.io.engine as unknown as { middlewares: Middleware[] };
+  const remember: Middleware = (req, res, next) => {
+    if (req.url?.includes("transport=websocket")) standIns.push(new WeakRef(res));
+    next();
+  };
+  engine.middlewares.unshift(remember);
+  t.teardown(() => {
+    engine.middlewares.splice(engine.middlewares.indexOf(remember), 1);
+  });
+  const { cookie } = await registerUser(server.url);
+  const { socket } = await connect(server.url, cookie, { transports: ["websocket"] });
+  for (let i = 0; i < 3; i++) {
+    await nextTurn();
+    gc();
+  }
+  t.equal(standIns.length, 1, "one upgrade seen");
+  t.equal(standIns[0]?.deref(), undefined, "its stand-in response was collected while the socket is connected");
+  // The connection's own "close" listeners stay: a dropped TCP connection still ends the socket.
+  const serverSocket = server.worker.realtime.io.of("/").sockets.get(socket.id ?? "");
+  t.ok(serverSocket, "the socket is connected");
+  const disconnected = once(serverSocket as NonNullable<typeof serverSocket>, "disconnect");
+  (socket.io.engine.transport as unknown as { ws: { _socket: { destroy(): void } } }).ws._socket.destroy();
+  const [reason] = await disconnected;
+  t.equal(reason, "transport close", "a dropped connection is noticed");
+});
+
 t.test("socket.io > reconnecting with lastIds > the worker does not keep them once read", async (t) => {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;

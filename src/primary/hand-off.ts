@@ -66,6 +66,8 @@ export interface HandOffs {
    * the workers are behind. Requests for existing sessions wait for their own worker, apart.
    */
   backlog(): number;
+  /** Connections handed to a worker since the primary started. */
+  handedOff(): number;
 }
 
 type SendArgs = [message: unknown, handle?: unknown, ...rest: unknown[]];
@@ -93,11 +95,13 @@ interface Channel {
 export function dispatchHandOffs(): HandOffs {
   const channels = new Map<Worker, Channel>();
   const unpinned: SendArgs[] = [];
+  let handedOff = 0;
 
   const routable = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   const start = (channel: Channel, args: SendArgs): boolean => {
     // Taken before sending: Node detaches the handle from its socket when it sends it.
     const handle = streamHandle(args[1]);
+    handedOff++;
     channel.inFlight = { timer: setTimeout(() => release(channel), RECEIVED_WITHIN_MS).unref(), handle };
     return channel.send(...args);
   };
@@ -152,7 +156,7 @@ export function dispatchHandOffs(): HandOffs {
     };
   });
 
-  return { backlog: () => unpinned.length };
+  return { backlog: () => unpinned.length, handedOff: () => handedOff };
 }
 
 /** Whether sticky's hand-off carries a request for an existing engine.io session (sid=...). */

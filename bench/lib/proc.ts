@@ -70,6 +70,8 @@ export interface TreeSample {
   /** Per pid, so a window can be diffed even when workers come and go. */
   cpuUs: Map<number, number>;
   rssBytes: number;
+  /** The root's own RSS (the primary's, for a server tree; processTree lists the root first). */
+  rootRssBytes: number;
   pids: number[];
 }
 
@@ -80,15 +82,17 @@ export function sampleTree(root: number): TreeSample {
 export function samplePids(pids: readonly number[]): TreeSample {
   const cpuUs = new Map<number, number>();
   let rssBytes = 0;
+  let rootRssBytes = 0;
   const alive: number[] = [];
   for (const pid of pids) {
     const stat = readStat(pid);
     if (!stat) continue;
     cpuUs.set(pid, stat.cpuUs);
     rssBytes += stat.rssBytes;
+    if (pid === pids[0]) rootRssBytes = stat.rssBytes;
     alive.push(pid);
   }
-  return { cpuUs, rssBytes, pids: alive };
+  return { cpuUs, rssBytes, rootRssBytes, pids: alive };
 }
 
 /**

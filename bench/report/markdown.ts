@@ -124,6 +124,7 @@ export function renderSection(report: BenchReport, chartPath: string): string {
         ["connections", (r) => r.connections, 0],
         ["initial connects per second", (r) => r.connectPerSec, 0],
         ["RSS per connection after GC, KB", (r) => r.rssPerConnKB, 2],
+        ["  of which the primary, KB", (r) => r.primaryRssPerConnKB, 2],
         ["heap per connection after GC, KB", (r) => r.heapPerConnKB, 2],
         ["server tree RSS, MB", (r) => r.rssMB, 0],
         ["idle CPU per connection-second, µs", (r) => r.idleCpuUsPerConnSec, 3],

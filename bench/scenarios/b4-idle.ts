@@ -21,6 +21,8 @@ export interface B4Result {
   baseRssMB: number;
   rssMB: number;
   rssPerConnKB: number;
+  /** The primary's share of rssPerConnKB: what it keeps of the connections it handed over. */
+  primaryRssPerConnKB: number;
   heapPerConnKB: number;
   /** Whether every process could be garbage-collected before both readings. */
   gc: boolean;
@@ -29,6 +31,7 @@ export interface B4Result {
 
 export interface IdleBaseline {
   rssBytes: number;
+  primaryRssBytes: number;
   gc: GcResult;
 }
 
@@ -36,7 +39,8 @@ export interface IdleBaseline {
 export async function idleBaseline(run: Run): Promise<IdleBaseline> {
   await sleep(1000);
   const gc = await collectGarbageAll(run.target.sample().pids);
-  return { rssBytes: run.target.sample().rssBytes, gc };
+  const sample = run.target.sample();
+  return { rssBytes: sample.rssBytes, primaryRssBytes: sample.rootRssBytes, gc };
 }
 
 /** B4 on a run whose sockets just connected (two-workers.ts): idle CPU, then RSS and heap after GC. */
@@ -66,12 +70,13 @@ export async function measureIdle(
     baseRssMB: round(base.rssBytes / MB, 1),
     rssMB: round(after.rssBytes / MB, 1),
     rssPerConnKB: n > 0 ? round((after.rssBytes - base.rssBytes) / n / 1024, 2) : 0,
+    primaryRssPerConnKB: n > 0 ? round((after.rootRssBytes - base.primaryRssBytes) / n / 1024, 2) : 0,
     heapPerConnKB: n > 0 && gc ? round((gcAfter.heapUsed - base.gc.heapUsed) / n / 1024, 2) : 0,
     gc,
     idleCpuUsPerConnSec: n > 0 ? round(idle.serverCpuUs / n / idle.seconds, 3) : 0,
   };
   options.log(
-    `  B4 ${kind} ${n} idle sockets (connected at ${result.connectPerSec}/s): ${result.rssPerConnKB} KB RSS/conn, ${result.heapPerConnKB} KB heap/conn ` +
+    `  B4 ${kind} ${n} idle sockets (connected at ${result.connectPerSec}/s): ${result.rssPerConnKB} KB RSS/conn (primary ${result.primaryRssPerConnKB}), ${result.heapPerConnKB} KB heap/conn ` +
       `(${result.baseRssMB} → ${result.rssMB} MB, gc ${result.gc}), ${result.idleCpuUsPerConnSec} µs CPU per conn-second`,
   );
   return result;

@@ -7,6 +7,7 @@ import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { connectionHandler } from "./connection.js";
 import type { ChatServer, RealtimeDeps } from "./context.js";
 import { createDelivery, type Delivery } from "./delivery.js";
+import { sendBroadcastFramesDirectly } from "./direct-frames.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
 import { reuseConnectionArrays } from "./reused-arrays.js";
@@ -46,6 +47,8 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   });
   // And keeps the arrays ws and engine.io would replace after every message (reused-arrays.ts).
   reuseConnectionArrays();
+  // And a broadcast's frame goes straight to ws when engine.io would send it at once (direct-frames.ts).
+  sendBroadcastFramesDirectly();
   const io: ChatServer = new Server(server, {
     maxHttpBufferSize: config.limits.socketMaxBytes,
     allowRequest: allowSameOrigin(config),

@@ -1,4 +1,4 @@
-import { createRequire } from "node:module";
+import { socketIoLibraries } from "./libraries.js";
 
 /**
  * ws and engine.io replace some of a connection's objects on every message: ws starts a new
@@ -34,13 +34,6 @@ interface EngineSocketInternals {
   writeBuffer: unknown[];
   transport: { name: string };
   flush(this: EngineSocketInternals): void;
-}
-
-/** The copies of ws and engine.io that socket.io itself loads, wherever npm placed them. */
-function libraries(): { Receiver: { prototype: ReceiverInternals }; Socket: { prototype: EngineSocketInternals } } {
-  const fromSocketIo = createRequire(createRequire(import.meta.url).resolve("socket.io"));
-  const fromEngineIo = createRequire(fromSocketIo.resolve("engine.io"));
-  return { Receiver: fromEngineIo("ws").Receiver, Socket: fromSocketIo("engine.io").Socket };
 }
 
 /** The names of `T`'s methods, and of its array fields. */
@@ -93,7 +86,9 @@ let applied = false;
 export function reuseConnectionArrays(): void {
   if (applied) return;
   applied = true;
-  const { Receiver, Socket } = libraries();
+  const libraries = socketIoLibraries();
+  const Receiver = libraries.Receiver as { prototype: ReceiverInternals };
+  const Socket = libraries.EngineSocket as { prototype: EngineSocketInternals };
   // ws starts a new array once a message is complete and its data concatenated out of the old
   // one, unless the fragments array itself is the data (binaryType "fragments").
   keepArray(Receiver, "dataMessage", "_fragments", (receiver) => receiver._binaryType !== "fragments");

@@ -81,8 +81,9 @@ export function renderSection(report: BenchReport, chartPath: string): string {
     lines.push(
       ...compare(report, "B1", [
         ["server CPU-µs per delivery (at 100k/s offered)", (r) => r.cpuUsPerDelivery, 2],
-        ["deliveries/s per core", (r) => r.deliveriesPerCoreSec, 0],
         ["p99 at 100k/s offered, ms", (r) => r.p99Ms, 1],
+        ["deliveries/s per core (delivered/s ÷ server cores, best step)", (r) => r.deliveriesPerCoreSec, 0],
+        ["  p99 at that step, ms", (r) => r.perCoreP99Ms, 1],
         ["most deliveries/s carried", (r) => r.maxDeliveredPerSec, 0],
         ["load generator above 90 % of a core (1 = yes)", (r) => (r.clientBound ? 1 : 0), 0],
       ]),

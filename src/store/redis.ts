@@ -1,3 +1,4 @@
+import type { DuplexOptions } from "node:stream";
 import {
   AbortError,
   ClientClosedError,
@@ -14,6 +15,7 @@ import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 
 export type Redis = RedisClientType;
+type SocketOptions = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["socket"]>;
 
 export interface RedisOptions {
   url: string;
@@ -31,17 +33,30 @@ export interface RedisOptions {
   watched?: boolean;
 }
 
+/**
+ * How much a connection takes in one write. node-redis writes its queued commands until the
+ * socket's buffer reaches its high-water mark, then waits for "drain", which comes in the next
+ * turn of the event loop. With Node's default of 16 KB that is about 35 sends per turn: under
+ * overload, when a turn takes 50-150 ms, a worker stored about 1,500 messages a second, a tenth
+ * of what it stores at saturation, and a PING queued behind them waited over 5 s, so the
+ * connection was dropped as hung (docs/performance.md, B6). 1 MB holds about 2,000 sends.
+ */
+const WRITE_BUFFER_BYTES = 1 << 20;
+
 /** Creates and connects a node-redis client that has an error listener (else an error kills the process). */
 export async function connectRedis({ url, name, log, failFast = true, watched = true }: RedisOptions): Promise<Redis> {
+  // node-redis hands these on to net.createConnection, whose Socket takes a stream's options too.
+  const socket: SocketOptions & Pick<DuplexOptions, "writableHighWaterMark"> = {
+    connectTimeout: 5000,
+    writableHighWaterMark: WRITE_BUFFER_BYTES,
+    reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+  };
   const client: Redis = createClient({
     url,
     name,
     disableOfflineQueue: failFast,
     ...(watched && { commandOptions: { timeout: 0 } }),
-    socket: {
-      connectTimeout: 5000,
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
-    },
+    socket,
   });
   let down = false;
   client.on("error", (err: Error) => {

@@ -124,6 +124,7 @@ export function renderSection(report: BenchReport, chartPath: string): string {
       ...compare(report, "B4", [
         ["connections", (r) => r.connections, 0],
         ["initial connects per second", (r) => r.connectPerSec, 0],
+        ["server CPU-µs per connect (primary + workers)", (r) => r.connectCpuUsPerConn, 0],
         ["RSS per connection after GC, KB", (r) => r.rssPerConnKB, 2],
         ["  of which the primary, KB", (r) => r.primaryRssPerConnKB, 2],
         ["heap per connection after GC, KB", (r) => r.heapPerConnKB, 2],
@@ -141,6 +142,7 @@ export function renderSection(report: BenchReport, chartPath: string): string {
         ["  all back after, s", (r) => (phase(r, 0)?.backAfterMs ?? Number.POSITIVE_INFINITY) / 1000, 2],
         ["  longest outage, s", (r) => (phase(r, 0)?.outageMaxMs ?? 0) / 1000, 2],
         ["  failed handshakes", (r) => phase(r, 0)?.failedHandshakes, 0],
+        ["  server CPU-µs per socket dropped (a replacement's start included)", (r) => phase(r, 0)?.serverCpuUsPerReconnect, 0],
         ["restart all: sockets dropped", (r) => phase(r, 1)?.disconnected, 0],
         ["  all back after, s", (r) => (phase(r, 1)?.skipped ? null : (phase(r, 1)?.backAfterMs ?? Number.POSITIVE_INFINITY) / 1000), 2],
         ["  longest outage, s", (r) => (phase(r, 1)?.skipped ? null : (phase(r, 1)?.outageMaxMs ?? 0) / 1000), 2],

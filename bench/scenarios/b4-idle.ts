@@ -8,7 +8,7 @@ import { collectGarbageAll, type GcResult } from "../lib/remote-gc.js";
 import type { TargetKind } from "../lib/target.js";
 import { sleep } from "../lib/time.js";
 import type { ConnectReport } from "../loadgen/protocol.js";
-import { type BenchOptions, between, MB, type Run, round } from "./harness.js";
+import { type BenchOptions, between, MB, type Run, round, type Window } from "./harness.js";
 
 export interface B4Result {
   target: TargetKind;
@@ -18,6 +18,11 @@ export interface B4Result {
   /** Initial connects per second achieved (ramp ≤ 2,000/s, ≤ 100 open handshakes per agent). */
   connectPerSec: number;
   connectFailed: number;
+  /**
+   * Server CPU (primary and workers) per connection while they connected: what a reconnect storm
+   * (B5) costs the server per socket, with less noise than B5's timings.
+   */
+  connectCpuUsPerConn: number;
   baseRssMB: number;
   rssMB: number;
   rssPerConnKB: number;
@@ -43,11 +48,15 @@ export async function idleBaseline(run: Run): Promise<IdleBaseline> {
   return { rssBytes: sample.rssBytes, primaryRssBytes: sample.rootRssBytes, gc };
 }
 
-/** B4 on a run whose sockets just connected (two-workers.ts): idle CPU, then RSS and heap after GC. */
+/**
+ * B4 on a run whose sockets just connected (two-workers.ts; `connecting` is the window of their
+ * connect): idle CPU, then RSS and heap after GC.
+ */
 export async function measureIdle(
   run: Run,
   base: IdleBaseline,
   connected: ConnectReport,
+  connecting: Window,
   kind: TargetKind,
   options: BenchOptions,
 ): Promise<B4Result> {
@@ -67,6 +76,7 @@ export async function measureIdle(
     connectMs: connected.connectMs,
     connectPerSec: connected.connectMs > 0 ? Math.round((n * 1000) / connected.connectMs) : 0,
     connectFailed: connected.failed,
+    connectCpuUsPerConn: n > 0 ? round(connecting.serverCpuUs / n, 1) : 0,
     baseRssMB: round(base.rssBytes / MB, 1),
     rssMB: round(after.rssBytes / MB, 1),
     rssPerConnKB: n > 0 ? round((after.rssBytes - base.rssBytes) / n / 1024, 2) : 0,
@@ -76,7 +86,7 @@ export async function measureIdle(
     idleCpuUsPerConnSec: n > 0 ? round(idle.serverCpuUs / n / idle.seconds, 3) : 0,
   };
   options.log(
-    `  B4 ${kind} ${n} idle sockets (connected at ${result.connectPerSec}/s): ${result.rssPerConnKB} KB RSS/conn (primary ${result.primaryRssPerConnKB}), ${result.heapPerConnKB} KB heap/conn ` +
+    `  B4 ${kind} ${n} idle sockets (connected at ${result.connectPerSec}/s, ${result.connectCpuUsPerConn} server CPU-µs each): ${result.rssPerConnKB} KB RSS/conn (primary ${result.primaryRssPerConnKB}), ${result.heapPerConnKB} KB heap/conn ` +
       `(${result.baseRssMB} → ${result.rssMB} MB, gc ${result.gc}), ${result.idleCpuUsPerConnSec} µs CPU per conn-second`,
   );
   return result;

@@ -12,7 +12,7 @@ import { concatLists } from "../lib/collections.js";
 import type { TargetKind } from "../lib/target.js";
 import { sleep, waitFor } from "../lib/time.js";
 import type { Slot } from "../loadgen/protocol.js";
-import { type BenchOptions, drain, type Population, type Run } from "./harness.js";
+import { type BenchOptions, between, drain, type Population, type Run } from "./harness.js";
 
 export interface StormPhase {
   trigger: "kill-worker" | "restart-all";
@@ -28,6 +28,8 @@ export interface StormPhase {
   failedHandshakes: number;
   failures: Record<string, number>;
   kicked: number;
+  /** Server CPU (primary and workers, a replacement's start included) from the trigger until all were back, per socket dropped. */
+  serverCpuUsPerReconnect: number;
 }
 
 export interface B5Result {
@@ -70,6 +72,7 @@ async function phase(
   timeoutMs: number,
 ): Promise<StormPhase> {
   await run.pool.resetConnections();
+  const before = await run.sample();
   const started = Date.now();
   act();
   let sawLoss = false;
@@ -88,6 +91,7 @@ async function phase(
     timeoutMs,
     100,
   );
+  const serverCpuUs = between(before, await run.sample()).serverCpuUs;
   const c = await run.pool.connections();
   return {
     trigger,
@@ -100,6 +104,7 @@ async function phase(
     failedHandshakes: c.failedAttempts,
     failures: c.failures,
     kicked: c.kicked,
+    serverCpuUsPerReconnect: c.disconnects > 0 ? Math.round(serverCpuUs / c.disconnects) : 0,
   };
 }
 
@@ -194,5 +199,6 @@ function emptyPhase(trigger: StormPhase["trigger"]): StormPhase {
     failedHandshakes: 0,
     failures: {},
     kicked: 0,
+    serverCpuUsPerReconnect: 0,
   };
 }

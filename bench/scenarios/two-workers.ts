@@ -7,7 +7,7 @@
 import type { TargetKind } from "../lib/target.js";
 import { type B4Result, idleBaseline, measureIdle } from "./b4-idle.js";
 import { type B5Result, measureStorm, stormRoom } from "./b5-storm.js";
-import { type BenchOptions, CONNECT_DEADLINE_MS, type Golden, population, withRun } from "./harness.js";
+import { type BenchOptions, between, CONNECT_DEADLINE_MS, type Golden, population, withRun } from "./harness.js";
 
 export interface TwoWorkersResult {
   b4?: B4Result;
@@ -26,6 +26,7 @@ export async function runTwoWorkers(
   return withRun({ kind, workers: 2, pin: false, agents: 2 }, golden, options.log, async (run) => {
     const pop = population(await run.accounts(users), perUser, (u) => (u < senders ? [stormRoom(u)] : []));
     const base = plan.b4 ? await idleBaseline(run) : undefined;
+    const beforeConnect = await run.sample();
     // B5's client behaviour from the start (ids tracked, resend, reconnect): harmless while idle.
     const connected = await run.connect(pop, {
       trackIds: true,
@@ -34,6 +35,7 @@ export async function runTwoWorkers(
       reconnect: true,
       deadlineMs: CONNECT_DEADLINE_MS,
     });
+    const connecting = between(beforeConnect, await run.sample());
     const total = pop.clients.length;
     if (connected.connected < total) {
       throw new Error(
@@ -41,7 +43,7 @@ export async function runTwoWorkers(
       );
     }
     const out: TwoWorkersResult = {};
-    if (base) out.b4 = await measureIdle(run, base, connected, kind, options);
+    if (base) out.b4 = await measureIdle(run, base, connected, connecting, kind, options);
     if (plan.b5) {
       // The issue's storm is 9k sockets: close each user's last socket (never a sender).
       await run.pool.retire(pop.socketsOf.map((sockets) => sockets[perUser - 1] as number));

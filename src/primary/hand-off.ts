@@ -70,6 +70,15 @@ export interface HandOffs {
   handedOff(): number;
 }
 
+/** What a worker reports of its load (worker/sticky-routing.ts), when it changed. */
+export interface ConnectionsReport {
+  type: "worker:connections";
+  /** engine.io sessions open in the worker. */
+  connections: number;
+  /** Connections the worker has received from the primary so far. */
+  received: number;
+}
+
 type SendArgs = [message: unknown, handle?: unknown, ...rest: unknown[]];
 type Send = (...args: SendArgs) => boolean;
 
@@ -80,6 +89,20 @@ interface Channel {
   inFlight?: { timer: NodeJS.Timeout; handle: StreamHandle | undefined };
   /** Connections that must reach this worker (their request names its engine.io session). */
   pinned: SendArgs[];
+  /** Connections handed to this worker so far. */
+  handed: number;
+  /** The worker's last report, if it sent one. */
+  reported?: Omit<ConnectionsReport, "type">;
+}
+
+/**
+ * How many connections a worker holds: its last report, plus those handed to it that it had not
+ * received yet when it reported. A worker that does not report (the bench's reference relay, or
+ * one of an older version while a deploy rolls) announces every session to sticky, which counts them.
+ */
+function load({ reported, handed, worker }: Channel): number {
+  if (reported === undefined) return (worker as { clientsCount?: number }).clientsCount ?? 0;
+  return reported.connections + handed - reported.received;
 }
 
 /**
@@ -102,6 +125,7 @@ export function dispatchHandOffs(): HandOffs {
     // Taken before sending: Node detaches the handle from its socket when it sends it.
     const handle = streamHandle(args[1]);
     handedOff++;
+    channel.handed++;
     channel.inFlight = { timer: setTimeout(() => release(channel), RECEIVED_WITHIN_MS).unref(), handle };
     return channel.send(...args);
   };
@@ -116,22 +140,31 @@ export function dispatchHandOffs(): HandOffs {
     let best: { channel: Channel; count: number } | undefined;
     for (const worker of routable()) {
       const channel = channels.get(worker);
-      const count = (worker as { clientsCount?: number }).clientsCount ?? 0;
-      if (channel && channel.inFlight === undefined && (!best || count < best.count)) best = { channel, count };
+      if (channel === undefined || channel.inFlight !== undefined) continue;
+      const count = load(channel);
+      if (!best || count < best.count) best = { channel, count };
     }
     return best?.channel;
   };
 
   cluster.on("fork", (worker: Worker) => {
-    const channel: Channel = { worker, send: worker.send.bind(worker) as Send, pinned: [] };
+    const channel: Channel = {
+      worker,
+      send: worker.send.bind(worker) as Send,
+      pinned: [],
+      handed: 0,
+    };
     channels.set(worker, channel);
     // Node's listener, registered at fork, has cleared its own queue by the time this one runs.
     worker.process.on("internalMessage", (message: { cmd?: string } | undefined) => {
       if (message?.cmd === HANDLE_ACK) release(channel);
     });
-    worker.on("message", (message: { type?: string } | undefined) => {
+    worker.on("message", (message: { type?: string } | ConnectionsReport | undefined) => {
       // The supervisor makes a worker routable when it is ready (its listener runs after this one).
       if (message?.type === "worker:ready") setImmediate(() => channel.inFlight === undefined && release(channel));
+      if (message?.type === "worker:connections" && "connections" in message) {
+        channel.reported = { connections: message.connections, received: message.received };
+      }
     });
     // Connections still queued for a worker that died: their clients reconnect at once. So does the
     // one it never acknowledged: Node would keep the primary's copy of that open for ever.

@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
-import { setupWorker } from "@socket.io/sticky";
 import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { createApp } from "../http/app.js";
@@ -22,6 +21,7 @@ import { createRoomStore } from "../store/rooms.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
+import { routeStickily } from "./sticky-routing.js";
 
 /** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
 const FEED_LIMIT = 100_000;
@@ -188,7 +188,7 @@ type PrimaryMessage = { type: "worker:shutdown"; timeoutMs: number } | { type: "
 /** Runs a worker under the cluster primary: connections arrive over IPC, never via listen(). */
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const worker = await createWorker(config, log);
-  setupWorker(worker.realtime.io);
+  routeStickily(worker.realtime.io);
   let stopping = false;
   let backlog = 0;
   const stop = (reason: string, timeoutMs = config.shutdownTimeoutMs) => {

@@ -97,6 +97,32 @@ t.test("hand-off queue > new sessions > go to whichever worker is free, not only
   t.ok((got.get(workers[1] as Worker) ?? 0) >= 5, `the other worker took its share (${[...got.values()].join(" / ")})`);
 });
 
+t.test("hand-off queue > new sessions > go to the free worker with the fewest connections, as the workers report them", async (t) => {
+  const { workers, conns } = await setUp(t, [0, 0], 4);
+  const [first, second] = workers as [Worker, Worker];
+  const reported = (worker: Worker, connections: number) =>
+    new Promise<void>((resolve) => {
+      worker.once("message", () => resolve());
+      worker.send({ type: "report", connections });
+    });
+  const handOne = async (socket: Socket): Promise<Worker> => {
+    const arrived = workers.map((w) => new Promise<Worker>((resolve) => w.once("message", () => resolve(w))));
+    first.send({ type: "sticky:connection", data: NEW_SESSION }, socket);
+    return Promise.race(arrived);
+  };
+  await reported(first, 2);
+  await reported(second, 0);
+  const picks: Worker[] = [];
+  for (const socket of conns.server.slice(0, 3)) picks.push(await handOne(socket));
+  t.same(
+    picks.map((w) => w.id),
+    [second.id, second.id, first.id],
+    "the other worker until what it was handed since makes it hold as many (a tie goes to the first)",
+  );
+  await reported(first, 5);
+  t.equal((await handOne(conns.server[3] as Socket)).id, second.id, "a new report counts at once");
+});
+
 t.test("hand-off queue > existing sessions > wait for their own worker", async (t) => {
   const { workers, conns } = await setUp(t, [10, 10], 10);
   const got = await handOver(workers[0] as Worker, workers, conns.server, EXISTING_SESSION);

@@ -1,8 +1,8 @@
 /**
  * A cluster worker for test/unit/hand-off-dispatch.test.ts: for every connection handed to it, it
  * stays busy for BUSY_MS (as a worker in a reconnect storm is), tells the primary what it got and
- * closes the connection. Asked to, it reports a load of its own choosing. Node acknowledges each handle as it arrives; while the worker is busy, the
- * next one waits unread in its channel, unacknowledged.
+ * closes the connection. Node acknowledges each handle as it arrives; while the worker is busy, the
+ * next one waits unread in its channel, unacknowledged. Asked to, it reports a load of its choosing.
  */
 import type { Socket } from "node:net";
 

@@ -1,9 +1,10 @@
 /**
  * `npm run bench:steady -- --rate 13000`: B2's set-up (one worker, 1,000 sockets, each in its room
- * of 2 and of 10) with one offered rate repeated step after step, for comparing two builds or two
- * settings. The saturation search of `npm run bench` moves by ±20 % between runs of the same code on
- * a shared 2-core box; the same step repeated gives how often p99 holds and the median CPU per
- * message at that rate, which moves far less (docs/performance.md, "Reproduce").
+ * of 2 and of 10; B3's two workers with `--workers 2`) with one offered rate repeated step after
+ * step, for comparing two builds or two settings. The saturation search of `npm run bench` moves
+ * by ±20 % between runs of the same code on a shared 2-core box; the same step repeated gives how
+ * often p99 holds and the median CPU per message at that rate, which moves far less
+ * (docs/performance.md, "Reproduce").
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -23,8 +24,11 @@ const HELP = `npm run bench:steady -- --rate N [flags]
   --steps N         measured steps (default 10), after one unmeasured step at 70 % of the rate
   --rooms 2|10      B2's rooms of 2 (default) or of 10
   --target ours|ref the project (default) or the reference relay
+  --workers 1|2     server workers (default 1; B3 compares 1 and 2)
+  --agents N        load-generator processes (default 1; B3 uses 2)
 
-Prints every step and a summary; writes bench/results/partial.tmp/steady-<target>-<rooms>-<rate>.json.
+Prints every step and a summary; writes
+bench/results/partial.tmp/steady-<target>-<rooms>-<rate>-<workers>w.json.
 BENCH_SERVER_NODE_ARGS works as for \`npm run bench\`.
 `;
 
@@ -36,6 +40,8 @@ interface Args {
   steps: number;
   rooms: 2 | 10;
   target: TargetKind;
+  workers: 1 | 2;
+  agents: number;
 }
 
 function parse(argv: string[]): Args {
@@ -46,6 +52,8 @@ function parse(argv: string[]): Args {
       steps: { type: "string", default: "10" },
       rooms: { type: "string", default: "2" },
       target: { type: "string", default: "ours" },
+      workers: { type: "string", default: "1" },
+      agents: { type: "string", default: "1" },
       help: { type: "boolean", default: false },
     },
   });
@@ -59,7 +67,10 @@ function parse(argv: string[]): Args {
   if (!Number.isInteger(steps) || steps < 1 || steps > 100) throw new Error("--steps must be 1..100");
   if (values.rooms !== "2" && values.rooms !== "10") throw new Error("--rooms must be 2 or 10");
   if (values.target !== "ours" && values.target !== "ref") throw new Error("--target must be ours or ref");
-  return { rate, steps, rooms: values.rooms === "2" ? 2 : 10, target: values.target };
+  if (values.workers !== "1" && values.workers !== "2") throw new Error("--workers must be 1 or 2");
+  const agents = Number(values.agents);
+  if (!Number.isInteger(agents) || agents < 1 || agents > 4) throw new Error("--agents must be 1..4");
+  return { rate, steps, rooms: values.rooms === "2" ? 2 : 10, target: values.target, workers: values.workers === "1" ? 1 : 2, agents };
 }
 
 async function main(): Promise<void> {
@@ -73,7 +84,7 @@ async function main(): Promise<void> {
   }
   const golden = args.target === "ours" ? await prepareUsers(SOCKETS, log, false) : undefined;
   await waitQuiet(log);
-  const steps = await withRun({ kind: args.target, workers: 1, pin: false, agents: 1 }, golden, log, async (run) => {
+  const steps = await withRun({ kind: args.target, workers: args.workers, pin: false, agents: args.agents }, golden, log, async (run) => {
     const pop = population(await run.accounts(SOCKETS), 1, (u) => [pairRoom(u), groupRoom(u)]);
     await connectAll(run, pop, "steady");
     const plan: StepPlan = {
@@ -108,7 +119,7 @@ async function main(): Promise<void> {
     clientCores: spread(steps.map((s) => s.clientCores)),
   };
   const dir = join(PATHS.results, "partial.tmp");
-  const file = join(dir, `steady-${args.target}-${args.rooms}-${args.rate}.json`);
+  const file = join(dir, `steady-${args.target}-${args.rooms}-${args.rate}-${args.workers}w.json`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${JSON.stringify({ summary, steps }, null, 1)}\n`);
   const { p99Ms, serverCpuUsPerMsg: us } = summary;

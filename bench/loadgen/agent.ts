@@ -237,6 +237,9 @@ async function handle(command: Command): Promise<unknown> {
       recorder.reset();
       notConnected = 0;
       plan = command.plan;
+      sender = undefined;
+      // Without slots this agent only receives: its recorder counts the deliveries.
+      if (plan.slots.length === 0) return undefined;
       sender = new Sender({
         plan,
         clients,

@@ -149,7 +149,8 @@ export class AgentPool {
 
   /**
    * Starts a plan on every agent at `startInMs` from now. `slots` use global client indexes;
-   * each agent gets its own slots and a share of each segment's rate proportional to them.
+   * each agent gets its own slots and a share of each segment's rate proportional to them. An
+   * agent without slots gets the plan too: its sockets receive, and their deliveries count.
    */
   async load(plan: Omit<LoadPlan, "t0Us" | "slots">, slots: Slot[], startInMs = 200): Promise<number> {
     const t0Us = nowUs() + startInMs * 1000;
@@ -164,8 +165,7 @@ export class AgentPool {
     await Promise.all(
       this.agents.map((agent, a) => {
         const mine = local[a] ?? [];
-        if (mine.length === 0) return Promise.resolve(undefined);
-        const share = mine.length / slots.length;
+        const share = slots.length > 0 ? mine.length / slots.length : 0;
         return agent.call({
           cmd: "load",
           plan: { ...plan, t0Us, slots: mine, segments: plan.segments.map((s) => ({ durationMs: s.durationMs, rate: s.rate * share })) },

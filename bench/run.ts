@@ -4,7 +4,7 @@
  * of docs/performance.md. See docs/performance.md for the method; `--help` for the flags.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fingerprint } from "./lib/machine.js";
 import { PATHS } from "./lib/paths.js";
@@ -15,7 +15,7 @@ import { renderSvg } from "./report/svg.js";
 import { type BenchReport, type RunRecord, SCENARIOS, type ScenarioId, type ScenarioResults } from "./report/types.js";
 import { computeVerdicts, spread } from "./report/verdicts.js";
 import { runB3 } from "./scenarios/b3-scale-out.js";
-import { type BenchOptions, type Golden, waitQuiet } from "./scenarios/harness.js";
+import { type BenchOptions, bySize, type Golden, type Size, waitQuiet } from "./scenarios/harness.js";
 import { runOneWorker } from "./scenarios/one-worker.js";
 import { runTwoWorkers } from "./scenarios/two-workers.js";
 import { prepareUsers } from "./scenarios/users.js";
@@ -23,8 +23,10 @@ import { prepareUsers } from "./scenarios/users.js";
 const HELP = `npm run bench -- [flags]
 
   --quick              small numbers and short steps (about 4 min); not comparable to full runs
+  --smoke              toy numbers (seconds per scenario): checks that every scenario runs end
+                       to end (npm test runs it); its figures mean nothing
   --scenario B2,B5     only these scenarios (B1..B6; repeatable); default all
-  --runs N             repetitions per target (default 3, quick 1)
+  --runs N             repetitions per target (default 3, quick and smoke 1)
   --context-runs N     repetitions of the reference in B3, B4, B5, whose targets are the
                        project's own figures (default 1; B1, B2, B6 run both targets N times)
   --target ours|ref    only one target (ratios then cannot be computed)
@@ -38,13 +40,15 @@ const HELP = `npm run bench -- [flags]
   --docs / --no-docs   write bench/results/latest.* and docs/performance.md (default: only for a
                        full run of every scenario against both targets; other runs write to
                        bench/results/partial.tmp/)
+  --out DIR            where runs that do not write the docs put their files (default
+                       bench/results/partial.tmp)
 
 Environment: BENCH_SERVER_NODE_ARGS is put before the servers' script on their node command line,
   e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them under load.
 `;
 
 interface Args {
-  quick: boolean;
+  size: Size;
   runs: number;
   contextRuns: number;
   scenarios: ScenarioId[];
@@ -54,6 +58,7 @@ interface Args {
   freshUsers: boolean;
   /** Re-render the outputs from this results JSON instead of running. */
   render: string | undefined;
+  out: string;
 }
 
 function parse(argv: string[]): Args {
@@ -61,6 +66,8 @@ function parse(argv: string[]): Args {
     args: argv,
     options: {
       quick: { type: "boolean", default: false },
+      smoke: { type: "boolean", default: false },
+      out: { type: "string" },
       scenario: { type: "string", multiple: true },
       runs: { type: "string" },
       "context-runs": { type: "string" },
@@ -84,13 +91,15 @@ function parse(argv: string[]): Args {
   for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioId)) throw new Error(`unknown scenario ${s} (B1..B6)`);
   const targets = (values.target ?? ["ours", "ref"]).flatMap((t) => t.split(",")).map((t) => t.trim());
   for (const t of targets) if (t !== "ours" && t !== "ref") throw new Error(`unknown target ${t} (ours, ref)`);
-  const runs = values.runs ? Number(values.runs) : values.quick ? 1 : 3;
+  if (values.quick && values.smoke) throw new Error("--quick and --smoke exclude each other");
+  const size: Size = values.smoke ? "smoke" : values.quick ? "quick" : "full";
+  const runs = values.runs ? Number(values.runs) : size === "full" ? 3 : 1;
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error("--runs must be 1..20");
   const contextRuns = values["context-runs"] ? Number(values["context-runs"]) : 1;
   if (!Number.isInteger(contextRuns) || contextRuns < 1) throw new Error("--context-runs must be ≥ 1");
-  const full = !values.quick && scenarios.length === SCENARIOS.length && targets.length === 2;
+  const full = size === "full" && scenarios.length === SCENARIOS.length && targets.length === 2;
   return {
-    quick: values.quick ?? false,
+    size,
     runs,
     contextRuns,
     scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
@@ -99,24 +108,25 @@ function parse(argv: string[]): Args {
     docs: values["no-docs"] ? false : (values.docs ?? (full || values.render !== undefined)),
     freshUsers: values["fresh-users"] ?? false,
     render: values.render,
+    out: resolve(values.out ?? join(PATHS.results, "partial.tmp")),
   };
 }
 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
-  if (args.render) return render(args.render, args.docs);
+  if (args.render) return render(args.render, args.docs, args.out);
   const started = new Date();
-  const options: BenchOptions = { quick: args.quick, pin: args.pin, log };
+  const options: BenchOptions = { size: args.size, pin: args.pin, log };
   const machine = fingerprint();
   log(
-    `bench: ${args.scenarios.join(" ")} × ${args.targets.join("/")} × ${args.runs} run(s)${args.quick ? " (quick)" : ""}; ${machine.cores} cores, load ${machine.loadAverageAtStart}`,
+    `bench: ${args.scenarios.join(" ")} × ${args.targets.join("/")} × ${args.runs} run(s)${args.size === "full" ? "" : ` (${args.size})`}; ${machine.cores} cores, load ${machine.loadAverageAtStart}`,
   );
 
   if (args.targets.includes("ours") && !existsSync(PATHS.server)) {
     throw new Error(`${relative(PATHS.root, PATHS.server)} is missing: run \`node scripts/build.mjs\` first`);
   }
   const golden: Golden | undefined = args.targets.includes("ours")
-    ? await prepareUsers(args.quick ? 200 : 1000, log, args.freshUsers)
+    ? await prepareUsers(bySize(options, { full: 1000, quick: 200, smoke: 20 }), log, args.freshUsers)
     : undefined;
 
   const runs: RunRecord[] = [];
@@ -129,7 +139,7 @@ async function main(): Promise<void> {
       seconds: Math.round((now.getTime() - started.getTime()) / 1000),
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
       options: {
-        quick: args.quick,
+        size: args.size,
         runs: args.runs,
         contextRuns: args.contextRuns,
         pin: args.pin,
@@ -141,7 +151,7 @@ async function main(): Promise<void> {
       verdicts: computeVerdicts(runs, args.scenarios),
     };
   };
-  const progress = join(PATHS.results, "partial.tmp", "progress.json");
+  const progress = join(args.out, "progress.json");
   mkdirSync(dirname(progress), { recursive: true });
   /** Earlier results of the same target and shape: later searches start near them. */
   const hint = <S extends ScenarioId>(
@@ -195,7 +205,7 @@ async function main(): Promise<void> {
       const order = rep % 2 === 1 ? (["ref", "ours"] as const) : (["ours", "ref"] as const);
       for (const target of order.filter((t) => args.targets.includes(t) && include(t, rep))) {
         log(`${label} ${target} run ${rep}/${args.runs}`);
-        busyBefore = await waitQuiet(log, args.quick ? 15_000 : 60_000);
+        busyBefore = await waitQuiet(log, bySize(options, { full: 60_000, quick: 15_000, smoke: 0 }));
         const at = new Date();
         try {
           await body(target, rep, at);
@@ -260,12 +270,12 @@ async function main(): Promise<void> {
     );
   }
 
-  publish(snapshot(), args.docs);
+  publish(snapshot(), args.docs, args.out);
 }
 
 /** Writes the JSON, the chart and the page section, and prints the verdicts. */
-function publish(report: BenchReport, docs: boolean): void {
-  const dir = docs ? PATHS.results : join(PATHS.results, "partial.tmp");
+function publish(report: BenchReport, docs: boolean, out: string): void {
+  const dir = docs ? PATHS.results : out;
   mkdirSync(dir, { recursive: true });
   const json = join(dir, docs ? "latest.json" : "results.json");
   const svg = join(dir, docs ? "latest.svg" : "chart.svg");
@@ -292,10 +302,10 @@ function publish(report: BenchReport, docs: boolean): void {
 }
 
 /** `--render FILE`: the outputs again from a results JSON (after a change to the report code). */
-function render(file: string, docs: boolean): void {
+function render(file: string, docs: boolean, out: string): void {
   const report = JSON.parse(readFileSync(file, "utf8")) as BenchReport;
   report.verdicts = computeVerdicts(report.runs, report.options.scenarios);
-  publish(report, docs);
+  publish(report, docs, out);
 }
 
 main().catch((err: unknown) => {

@@ -124,7 +124,7 @@ export function renderSvg(report: BenchReport): string {
   const curveHeight = 240;
   const hasCurve = resultsOf(report.runs, "B2", "ours").size + resultsOf(report.runs, "B2", "ref").size > 0;
   const height = 30 + targetsHeight + (hasCurve ? curveHeight + 100 : 0);
-  const title = `cluster-chat benchmarks, ${report.startedAt.slice(0, 16).replace("T", " ")} UTC, ${report.machine.cores} cores, ${report.options.runs} run(s)${report.options.quick ? ", quick" : ""}`;
+  const title = `cluster-chat benchmarks, ${report.startedAt.slice(0, 16).replace("T", " ")} UTC, ${report.machine.cores} cores, ${report.options.runs} run(s)${report.options.size === "full" ? "" : `, ${report.options.size}`}`;
   const body = [
     `<rect width="${W}" height="${height}" fill="#ffffff"/>`,
     `<text x="10" y="20" font-size="13" fill="${COLORS.muted}">${esc(title)}</text>`,

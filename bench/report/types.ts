@@ -6,6 +6,7 @@ import type { B3Result } from "../scenarios/b3-scale-out.js";
 import type { B4Result } from "../scenarios/b4-idle.js";
 import type { B5Result } from "../scenarios/b5-storm.js";
 import type { B6Result } from "../scenarios/b6-overload.js";
+import type { Size } from "../scenarios/harness.js";
 
 export type ScenarioId = "B1" | "B2" | "B3" | "B4" | "B5" | "B6";
 export const SCENARIOS: readonly ScenarioId[] = ["B1", "B2", "B3", "B4", "B5", "B6"];
@@ -71,7 +72,7 @@ export interface BenchReport {
   finishedAt: string;
   seconds: number;
   command: string;
-  options: { quick: boolean; runs: number; contextRuns: number; pin: boolean; scenarios: ScenarioId[]; targets: TargetKind[] };
+  options: { size: Size; runs: number; contextRuns: number; pin: boolean; scenarios: ScenarioId[]; targets: TargetKind[] };
   machine: Machine;
   runs: RunRecord[];
   verdicts: Verdict[];

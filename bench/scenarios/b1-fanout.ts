@@ -10,20 +10,23 @@
  */
 import type { TargetKind } from "../lib/target.js";
 import type { Slot } from "../loadgen/protocol.js";
-import type { BenchOptions, Population, Run } from "./harness.js";
+import { type BenchOptions, bySize, type Population, type Run } from "./harness.js";
 import { runStep, type StepResult } from "./steps.js";
 
 export interface B1Result {
   target: TargetKind;
   sockets: number;
   steps: StepResult[];
-  /** At the headline step (100k deliveries/s offered, 20k in quick mode). */
+  /** Deliveries/s offered at the headline step: 100k (less in quick and smoke runs). */
+  headlineOffered: number;
+  /** At the headline step. */
   cpuUsPerDelivery: number;
   p99Ms: number;
   /** Deliveries per second per core of server CPU (delivered/s ÷ server cores), at the step where it is highest. */
   deliveriesPerCoreSec: number;
-  /** p99 at that step. */
+  /** p99 at that step, and whether the load generator was above 90 % of a core there. */
   perCoreP99Ms: number;
+  perCoreClientBound: boolean;
   maxDeliveredPerSec: number;
   clientBound: boolean;
 }
@@ -36,8 +39,8 @@ export const FANOUT_ROOM = "#b1-fanout";
  */
 export async function measureFanout(run: Run, pop: Population, kind: TargetKind, options: BenchOptions): Promise<B1Result> {
   const sockets = pop.fanout[FANOUT_ROOM] ?? 0;
-  const offered = options.quick ? [10_000, 20_000] : [50_000, 100_000, 150_000, 200_000];
-  const headline = options.quick ? 20_000 : 100_000;
+  const offered = bySize(options, { full: [50_000, 100_000, 150_000, 200_000], quick: [10_000, 20_000], smoke: [1000] });
+  const headline = bySize(options, { full: 100_000, quick: 20_000, smoke: 1000 });
   // Ten senders share the sends so no single socket's rate limit or buffer shapes the result.
   const slots: Slot[] = pop.socketsOf.slice(0, 10).map((mine) => ({ client: mine[0] as number, room: FANOUT_ROOM }));
   const steps: StepResult[] = [];
@@ -46,8 +49,8 @@ export async function measureFanout(run: Run, pop: Population, kind: TargetKind,
       rate: deliveries / sockets,
       slots,
       fanout: pop.fanout,
-      warmMs: 1000,
-      measureMs: options.quick ? 2000 : 3000,
+      warmMs: bySize(options, { full: 1000, quick: 1000, smoke: 500 }),
+      measureMs: bySize(options, { full: 3000, quick: 2000, smoke: 1000 }),
       sloMs: 50,
     });
     options.log(
@@ -63,10 +66,12 @@ export async function measureFanout(run: Run, pop: Population, kind: TargetKind,
     target: kind,
     sockets,
     steps,
+    headlineOffered: headline,
     cpuUsPerDelivery: head?.serverCpuUsPerDelivery ?? 0,
     p99Ms: head?.latency.p99Ms ?? 0,
     deliveriesPerCoreSec: Math.round(perCore(busiest)),
     perCoreP99Ms: busiest.latency.p99Ms,
+    perCoreClientBound: busiest.clientBound,
     maxDeliveredPerSec: Math.max(...steps.map((s) => s.deliveredPerSec)),
     clientBound: steps.some((s) => s.clientBound),
   };

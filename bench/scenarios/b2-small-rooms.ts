@@ -10,6 +10,7 @@ import type { TargetKind } from "../lib/target.js";
 import type { Slot } from "../loadgen/protocol.js";
 import {
   type BenchOptions,
+  bySize,
   CONNECT_DEADLINE_MS,
   type Golden,
   type Population,
@@ -18,7 +19,7 @@ import {
   type Run,
   withRun,
 } from "./harness.js";
-import { findSustainable, type SearchResult } from "./steps.js";
+import { describeStep, findSustainable, runStep, type SearchResult, type StepPlan, type StepResult } from "./steps.js";
 
 export interface SmallRoomsHints {
   pair?: number;
@@ -56,14 +57,11 @@ export async function searchSmallRooms(
 ): Promise<B2Result> {
   const search = (slots: Slot[], hint: number | undefined, label: string) =>
     findSustainable(run, {
-      slots,
-      fanout: pop.fanout,
-      warmMs: 1000,
-      measureMs: options.quick ? 2000 : 2500,
-      sloMs: 50,
-      start: options.quick ? 500 : 2000,
+      ...stepShape(pop, slots, options),
+      start: bySize(options, { full: 2000, quick: 500, smoke: 100 }),
       hint,
-      max: 200_000,
+      // A smoke run climbs three steps and stops: it checks the search, not the server.
+      max: bySize(options, { full: 200_000, quick: 200_000, smoke: 300 }),
       log: options.log,
       label: `${plan.label} ${kind} ${label}`,
     });
@@ -76,18 +74,36 @@ export async function searchSmallRooms(
   return result;
 }
 
-/** B3's building block: a fresh run with `workers` workers and only the rooms-of-2 search. */
+/** Every step of B2's searches: 1 s of warm-up, 2.5 s measured (full size), p99 ≤ 50 ms. */
+function stepShape(pop: Population, slots: Slot[], options: BenchOptions): Omit<StepPlan, "rate"> {
+  return {
+    slots,
+    fanout: pop.fanout,
+    warmMs: bySize(options, { full: 1000, quick: 1000, smoke: 500 }),
+    measureMs: bySize(options, { full: 2500, quick: 2000, smoke: 1000 }),
+    sloMs: 50,
+  };
+}
+
+/**
+ * B3's building block: a fresh run with `workers` workers, the rooms-of-2 search and, when
+ * `alsoAt` is given, one more step at that rate (the other shape's sustainable rate).
+ */
 export async function runSmallRooms(
   kind: TargetKind,
   golden: Golden | undefined,
   options: BenchOptions,
-  shape: { workers: number; agents: number; hint?: number; label: string },
-): Promise<B2Result> {
-  const sockets = options.quick ? 200 : 1000;
+  shape: { workers: number; agents: number; hint?: number; alsoAt?: number; label: string },
+): Promise<{ search: SearchResult; alsoAt?: StepResult }> {
+  const sockets = bySize(options, { full: 1000, quick: 200, smoke: 20 });
   return withRun({ kind, workers: shape.workers, pin: false, agents: shape.agents }, golden, options.log, async (run) => {
     const pop = population(await run.accounts(sockets), 1, (u) => [pairRoom(u)]);
     await connectAll(run, pop, "B3");
-    return searchSmallRooms(run, pop, kind, options, { group: false, hints: { pair: shape.hint }, label: shape.label });
+    const { pair } = await searchSmallRooms(run, pop, kind, options, { group: false, hints: { pair: shape.hint }, label: shape.label });
+    if (!shape.alsoAt) return { search: pair };
+    const alsoAt = await runStep(run, { ...stepShape(pop, slotsFor(pop, pairRoom), options), rate: shape.alsoAt, drainMs: 8000 });
+    options.log(`  ${shape.label} ${kind} rooms of 2 ${shape.alsoAt}/s (the other shape's sustainable rate): ${describeStep(alsoAt)}`);
+    return { search: pair, alsoAt };
   });
 }
 

@@ -2,13 +2,15 @@
  * B4 idle memory: RSS of the whole server tree (primary + workers) before and after opening 10,000
  * idle sockets, both after a full GC in every process (remote-gc.ts), divided by the sockets.
  * Kernel socket buffers (~4 KB per socket) are not in RSS; the report says so.
- * Also the idle CPU cost per connection-second (pings, presence heartbeats).
+ * Also the idle CPU cost per connection-second (pings, presence heartbeats), and the common figures
+ * (CPU of server, Redis and load generators; RSS) while connecting and while idle. No messages
+ * flow, so there are no rates or latencies to report.
  */
 import { collectGarbageAll, type GcResult } from "../lib/remote-gc.js";
 import type { TargetKind } from "../lib/target.js";
 import { sleep } from "../lib/time.js";
 import type { ConnectReport } from "../loadgen/protocol.js";
-import { type BenchOptions, between, MB, type Run, round, type Window } from "./harness.js";
+import { type BenchOptions, between, bySize, type Figures, figuresOf, MB, type Run, round, type Window } from "./harness.js";
 
 export interface B4Result {
   target: TargetKind;
@@ -32,6 +34,9 @@ export interface B4Result {
   /** Whether every process could be garbage-collected before both readings. */
   gc: boolean;
   idleCpuUsPerConnSec: number;
+  /** While the sockets connected, and while they idled (before the GC). */
+  connecting: Figures;
+  idle: Figures;
 }
 
 export interface IdleBaseline {
@@ -60,9 +65,9 @@ export async function measureIdle(
   kind: TargetKind,
   options: BenchOptions,
 ): Promise<B4Result> {
-  await sleep(options.quick ? 1000 : 3000);
+  await sleep(bySize(options, { full: 3000, quick: 1000, smoke: 300 }));
   const a = await run.sample();
-  await sleep(options.quick ? 3000 : 10_000);
+  await sleep(bySize(options, { full: 10_000, quick: 3000, smoke: 1000 }));
   const b = await run.sample();
   const idle = between(a, b);
   const gcAfter = await collectGarbageAll(run.target.sample().pids);
@@ -84,6 +89,8 @@ export async function measureIdle(
     heapPerConnKB: n > 0 && gc ? round((gcAfter.heapUsed - base.gc.heapUsed) / n / 1024, 2) : 0,
     gc,
     idleCpuUsPerConnSec: n > 0 ? round(idle.serverCpuUs / n / idle.seconds, 3) : 0,
+    connecting: figuresOf(connecting),
+    idle: figuresOf(idle),
   };
   options.log(
     `  B4 ${kind} ${n} idle sockets (connected at ${result.connectPerSec}/s, ${result.connectCpuUsPerConn} server CPU-µs each): ${result.rssPerConnKB} KB RSS/conn (primary ${result.primaryRssPerConnKB}), ${result.heapPerConnKB} KB heap/conn ` +

@@ -12,7 +12,19 @@ import { concatLists } from "../lib/collections.js";
 import type { TargetKind } from "../lib/target.js";
 import { sleep, waitFor } from "../lib/time.js";
 import type { Slot } from "../loadgen/protocol.js";
-import { type BenchOptions, between, drain, type Population, type Run } from "./harness.js";
+import {
+  type BenchOptions,
+  between,
+  bySize,
+  drain,
+  type Figures,
+  figuresOf,
+  type MessageFigures,
+  mergeBuckets,
+  messageFiguresOf,
+  type Population,
+  type Run,
+} from "./harness.js";
 
 export interface StormPhase {
   trigger: "kill-worker" | "restart-all";
@@ -30,6 +42,8 @@ export interface StormPhase {
   kicked: number;
   /** Server CPU (primary and workers, a replacement's start included) from the trigger until all were back, per socket dropped. */
   serverCpuUsPerReconnect: number;
+  /** From the trigger until all were back (null when skipped): is the storm client-bound? */
+  figures: Figures | null;
 }
 
 export interface B5Result {
@@ -45,6 +59,8 @@ export interface B5Result {
   socketsDown: number;
   duplicates: number;
   unackedAtEnd: number;
+  /** The senders' messages over both phases: latency includes the replays of those missed while down. */
+  storm: MessageFigures;
 }
 
 function catchesSignal(pid: number, signal: number): boolean {
@@ -91,7 +107,7 @@ async function phase(
     timeoutMs,
     100,
   );
-  const serverCpuUs = between(before, await run.sample()).serverCpuUs;
+  const window = between(before, await run.sample());
   const c = await run.pool.connections();
   return {
     trigger,
@@ -104,7 +120,8 @@ async function phase(
     failedHandshakes: c.failedAttempts,
     failures: c.failures,
     kicked: c.kicked,
-    serverCpuUsPerReconnect: c.disconnects > 0 ? Math.round(serverCpuUs / c.disconnects) : 0,
+    serverCpuUsPerReconnect: c.disconnects > 0 ? Math.round(window.serverCpuUs / c.disconnects) : 0,
+    figures: figuresOf(window),
   };
 }
 
@@ -126,10 +143,9 @@ export async function measureStorm(
   const workers = run.spec.workers;
   const connections = (await run.pool.connections()).total;
   const slots: Slot[] = pop.socketsOf.slice(0, senders).map((sockets, u) => ({ client: sockets[0] as number, room: stormRoom(u) }));
-  await run.pool.load(
-    { bucketMs: 1000, segments: [{ durationMs: 600_000, rate: options.quick ? 40 : 100 }], fanout, textBytes: 100 },
-    slots,
-  );
+  const rate = bySize(options, { full: 100, quick: 40, smoke: 10 });
+  await run.pool.load({ bucketMs: 1000, segments: [{ durationMs: 600_000, rate }], fanout, textBytes: 100 }, slots);
+  const loadStarted = await run.sample();
   await sleep(2000);
 
   const phases: StormPhase[] = [];
@@ -161,6 +177,7 @@ export async function measureStorm(
   options.log(`  B5 ${kind} restart-all: ${JSON.stringify(phases[1])}`);
 
   await sleep(1000);
+  const loadWindow = between(loadStarted, await run.sample());
   await run.pool.stopLoad();
   // Give stragglers time to come back and resend: only then do misses count as losses.
   await waitFor(async () => (await run.pool.snapshots()).every((s) => s.unacked === 0 && s.connected === s.total), 20_000, 200);
@@ -179,6 +196,7 @@ export async function measureStorm(
     socketsDown: verify.socketsDown,
     duplicates: reports.reduce((n, r) => n + r.duplicates, 0),
     unackedAtEnd: snaps.reduce((n, s) => n + s.unacked, 0),
+    storm: messageFiguresOf(loadWindow, rate, mergeBuckets(reports, 0, Number.MAX_SAFE_INTEGER)),
   };
   options.log(
     `  B5 ${kind}: sent ${result.sent}, acked ${result.acked}, acked lost ${result.ackedLost} (${result.missingPairs} socket-message pairs), ` +
@@ -200,5 +218,6 @@ function emptyPhase(trigger: StormPhase["trigger"]): StormPhase {
     failures: {},
     kicked: 0,
     serverCpuUsPerReconnect: 0,
+    figures: null,
   };
 }

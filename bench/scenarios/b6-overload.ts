@@ -7,7 +7,19 @@
 import type { TargetKind } from "../lib/target.js";
 import { nowUs, sleepUntil } from "../lib/time.js";
 import type { Slot } from "../loadgen/protocol.js";
-import { type BenchOptions, drain, MB, mergeBuckets, type Run, round } from "./harness.js";
+import {
+  type BenchOptions,
+  between,
+  bySize,
+  drain,
+  MB,
+  type MessageFigures,
+  mergeBuckets,
+  messageFiguresOf,
+  type Run,
+  round,
+  type Window,
+} from "./harness.js";
 
 export interface B6Result {
   target: TargetKind;
@@ -18,7 +30,8 @@ export interface B6Result {
   growthMB: number;
   /** ms after the drop to half load until every later bucket has p99 ≤ 50 ms and full delivery; null if never. */
   recoveryMs: number | null;
-  overload: { sentPerSec: number; deliveredRatio: number; p99Ms: number; ackFailed: number; clientCores: number };
+  /** The 20 s at twice the saturation: sends refused with an error (shed) in `ackFailed`. */
+  overload: MessageFigures & { ackFailed: number };
   errors: Record<string, number>;
   /** Sockets the server dropped during the run (they do not reconnect here), and those left. */
   disconnects: number;
@@ -43,9 +56,10 @@ export interface B6Plan {
 export async function runB6Overload(run: Run, plan: B6Plan): Promise<B6Result> {
   const { options } = plan;
   const saturation = Math.max(plan.saturation, 200);
-  const warmMs = options.quick ? 3000 : 5000;
-  const overMs = options.quick ? 6000 : 20_000;
-  const recoverMs = options.quick ? 6000 : 12_000;
+  const warmMs = bySize(options, { full: 5000, quick: 3000, smoke: 1000 });
+  const overMs = bySize(options, { full: 20_000, quick: 6000, smoke: 2000 });
+  // At least 3 s: recovery is three 1 s windows in a row.
+  const recoverMs = bySize(options, { full: 12_000, quick: 6000, smoke: 3000 });
   const half = saturation / 2;
   const over = saturation * 2;
 
@@ -68,15 +82,14 @@ export async function runB6Overload(run: Run, plan: B6Plan): Promise<B6Result> {
     rss.push({ tMs: Date.now(), mb: run.target.sample().rssBytes / MB });
   }, 250);
   const startMs = Date.now() + (t0 - nowUs()) / 1000;
-  let overloadClientCores = 0;
+  let overWindow: Window;
   try {
     await sleepUntil(t0 + warmMs * 1000);
     const a = await run.sample();
     await sleepUntil(t0 + (warmMs + overMs) * 1000);
-    const b = await run.sample();
-    overloadClientCores = perAgentMax(a.agents, b.agents, (b.atUs - a.atUs) / 1e6);
+    overWindow = between(a, await run.sample());
     await sleepUntil(t0 + (warmMs + overMs + recoverMs) * 1000);
-    await drain(run.pool, options.quick ? 5000 : 15_000);
+    await drain(run.pool, bySize(options, { full: 15_000, quick: 5000, smoke: 2000 }));
   } finally {
     clearInterval(sampler);
   }
@@ -119,13 +132,7 @@ export async function runB6Overload(run: Run, plan: B6Plan): Promise<B6Result> {
     peakRssMB: round(peakRssMB, 1),
     growthMB: round(peakRssMB - baselineRssMB, 1),
     recoveryMs: recoveredAt === null ? null : (recoveredAt - recoverFrom) * BUCKET_MS,
-    overload: {
-      sentPerSec: Math.round(overload.sent / (overMs / 1000)),
-      deliveredRatio: overload.expected > 0 ? round(overload.delivered / overload.expected, 4) : 0,
-      p99Ms: overload.latency.p99Ms,
-      ackFailed: overload.ackFailed,
-      clientCores: round(overloadClientCores, 3),
-    },
+    overload: { ...messageFiguresOf(overWindow, over, overload), ackFailed: overload.ackFailed },
     errors,
     disconnects: connections.disconnects,
     connectedAtEnd: connections.connected,
@@ -134,12 +141,8 @@ export async function runB6Overload(run: Run, plan: B6Plan): Promise<B6Result> {
   };
   options.log(
     `  B6 ${plan.kind} ${Math.round(over)}/s for ${overMs / 1000} s: RSS +${result.growthMB} MB (peak ${result.peakRssMB}), ` +
-      `recovery ${result.recoveryMs === null ? "never" : `${result.recoveryMs} ms`}, overload p99 ${result.overload.p99Ms} ms, sent ${result.overload.sentPerSec}/s, ` +
+      `recovery ${result.recoveryMs === null ? "never" : `${result.recoveryMs} ms`}, overload p99 ${result.overload.latency.p99Ms} ms, sent ${result.overload.sentPerSec}/s, ` +
       `${result.disconnects} sockets dropped, errors ${JSON.stringify(errors)}`,
   );
   return result;
-}
-
-function perAgentMax(a: { cpuUs: number }[], b: { cpuUs: number }[], seconds: number): number {
-  return Math.max(0, ...b.map((s, i) => (s.cpuUs - (a[i]?.cpuUs ?? 0)) / 1e6 / seconds));
 }

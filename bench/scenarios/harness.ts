@@ -12,8 +12,14 @@ import { nowUs, sleep } from "../lib/time.js";
 import { AgentPool, sum } from "../loadgen/pool.js";
 import type { ClientSpec, ConnectOptions, ConnectReport, LoadReport, Snapshot } from "../loadgen/protocol.js";
 
+/**
+ * How big a run is: the issue's numbers; a quick look (small numbers, about 4 min, not comparable);
+ * or the smoke run of `npm test` (toy numbers, seconds per scenario), so the scenarios cannot rot.
+ */
+export type Size = "full" | "quick" | "smoke";
+
 export interface BenchOptions {
-  quick: boolean;
+  size: Size;
   /** Pin single-worker servers to CPU 0 and the load generators to CPU 1. */
   pin: boolean;
   log: (line: string) => void;
@@ -234,6 +240,55 @@ export function between(a: Sample, b: Sample): Window {
   };
 }
 
+/**
+ * What the issue asks every scenario to report about one window of it: the CPU of the server, of
+ * Redis and of the busiest load generator (client-bound above 90 % of a core), and the server's
+ * RSS. B4's windows carry no messages; the others' add MessageFigures.
+ */
+export interface Figures {
+  seconds: number;
+  serverCores: number;
+  redisCores: number;
+  clientCores: number;
+  clientBound: boolean;
+  serverRssMB: number;
+}
+
+/** Figures of a window that carries messages: rates, delivery, latency and CPU per delivery. */
+export interface MessageFigures extends Figures {
+  offeredPerSec: number;
+  sentPerSec: number;
+  deliveredPerSec: number;
+  /** Of the messages sent in the window, deliveries ÷ expected (replayed duplicates count again). */
+  deliveredRatio: number;
+  latency: LatencySummary;
+  serverCpuUsPerDelivery: number;
+}
+
+export function figuresOf(w: Window): Figures {
+  return {
+    seconds: round(w.seconds, 1),
+    serverCores: round(w.serverCores, 3),
+    redisCores: round(w.redisCores, 3),
+    clientCores: round(w.clientCores, 3),
+    clientBound: w.clientBound,
+    serverRssMB: round(w.serverRssBytes / MB, 1),
+  };
+}
+
+/** `sent` holds the buckets of the messages sent in the window `w`. */
+export function messageFiguresOf(w: Window, offeredPerSec: number, sent: BucketFigures): MessageFigures {
+  return {
+    ...figuresOf(w),
+    offeredPerSec: round(offeredPerSec, 0),
+    sentPerSec: round(w.sent / w.seconds, 0),
+    deliveredPerSec: round(w.delivered / w.seconds, 0),
+    deliveredRatio: sent.expected > 0 ? round(sent.delivered / sent.expected, 5) : 0,
+    latency: sent.latency,
+    serverCpuUsPerDelivery: round(w.delivered > 0 ? w.serverCpuUs / w.delivered : 0, 3),
+  };
+}
+
 export interface BucketFigures {
   sent: number;
   expected: number;
@@ -300,6 +355,11 @@ export async function waitQuiet(log: (line: string) => void, maxWaitMs = 60_000,
     if (!warned) log(`  box ${Math.round(busy * 100)} % busy with other work; waiting up to ${maxWaitMs / 1000} s for it to settle`);
     warned = true;
   }
+}
+
+/** The value for this run's size. */
+export function bySize<T>(options: BenchOptions, values: Record<Size, T>): T {
+  return values[options.size];
 }
 
 export function round(value: number, digits = 2): number {

@@ -8,7 +8,7 @@ import type { TargetKind } from "../lib/target.js";
 import { type B1Result, FANOUT_ROOM, measureFanout } from "./b1-fanout.js";
 import { type B2Result, connectAll, groupRoom, pairRoom, type SmallRoomsHints, searchSmallRooms, slotsFor } from "./b2-small-rooms.js";
 import { type B6Result, runB6Overload } from "./b6-overload.js";
-import { type BenchOptions, type Golden, population, withRun } from "./harness.js";
+import { type BenchOptions, bySize, type Golden, population, withRun } from "./harness.js";
 
 export interface OneWorkerPlan {
   b1: boolean;
@@ -29,7 +29,7 @@ export async function runOneWorker(
   options: BenchOptions,
   plan: OneWorkerPlan,
 ): Promise<OneWorkerResult> {
-  const sockets = options.quick ? 200 : 1000;
+  const sockets = bySize(options, { full: 1000, quick: 200, smoke: 20 });
   return withRun({ kind, workers: 1, pin: options.pin, agents: 1 }, golden, options.log, async (run) => {
     const rooms = (u: number): string[] => [...(plan.b1 ? [FANOUT_ROOM] : []), pairRoom(u), ...(plan.b2 ? [groupRoom(u)] : [])];
     const pop = population(await run.accounts(sockets), 1, rooms);

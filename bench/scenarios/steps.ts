@@ -55,6 +55,10 @@ export interface StepResult {
 const BUCKET_MS = 500;
 
 export async function runStep(run: Run, plan: StepPlan): Promise<StepResult> {
+  const first = Math.ceil(plan.warmMs / BUCKET_MS);
+  const last = Math.floor((plan.warmMs + plan.measureMs) / BUCKET_MS);
+  if (last <= first)
+    throw new Error(`a step must measure at least one whole ${BUCKET_MS} ms bucket (warm ${plan.warmMs}, measure ${plan.measureMs} ms)`);
   const meanFanout = plan.slots.reduce((n, s) => n + (plan.fanout[s.room] ?? 0), 0) / Math.max(1, plan.slots.length);
   const t0 = await run.pool.load(
     {
@@ -71,8 +75,6 @@ export async function runStep(run: Run, plan: StepPlan): Promise<StepResult> {
   const b = await run.sample();
   await drain(run.pool, plan.drainMs ?? 3000);
   const reports = await run.pool.results();
-  const first = Math.ceil(plan.warmMs / BUCKET_MS);
-  const last = Math.floor((plan.warmMs + plan.measureMs) / BUCKET_MS);
   const buckets = mergeBuckets(reports, first, last);
   const whole = mergeBuckets(reports, 0, last + 1);
   const w = between(a, b);

@@ -8,7 +8,7 @@
 import type { TargetKind } from "../lib/target.js";
 import { type B4Result, idleBaseline, measureIdle } from "./b4-idle.js";
 import { type B5Result, measureStorm, stormRoom } from "./b5-storm.js";
-import { type BenchOptions, between, CONNECT_DEADLINE_MS, type Golden, population, withRun } from "./harness.js";
+import { type BenchOptions, between, bySize, CONNECT_DEADLINE_MS, type Golden, population, withRun } from "./harness.js";
 
 export interface TwoWorkersResult {
   b4?: B4Result;
@@ -33,9 +33,9 @@ async function onItsOwnServer(
   options: BenchOptions,
   scenario: "B4" | "B5",
 ): Promise<TwoWorkersResult> {
-  const users = options.quick ? 100 : 1000;
+  const users = bySize(options, { full: 1000, quick: 100, smoke: 10 });
   const perUser = 10;
-  const senders = options.quick ? 20 : 100;
+  const senders = bySize(options, { full: 100, quick: 20, smoke: 4 });
   return withRun({ kind, workers: 2, pin: false, agents: 2 }, golden, options.log, async (run) => {
     const pop = population(await run.accounts(users), perUser, (u) => (u < senders ? [stormRoom(u)] : []));
     const base = scenario === "B4" ? await idleBaseline(run) : undefined;

@@ -116,7 +116,7 @@ t.test("bench harness > report > ratios, chart and page come out of the results"
     finishedAt: new Date().toISOString(),
     seconds: 1,
     command: "smoke",
-    options: { quick: true, runs: 1, contextRuns: 1, pin: false, scenarios: ["B2"], targets: ["ours", "ref"] },
+    options: { size: "smoke", runs: 1, contextRuns: 1, pin: false, scenarios: ["B2"], targets: ["ours", "ref"] },
     machine: {
       cpu: "?",
       cores: 2,

@@ -17,6 +17,8 @@ t.test("bench:steady > bad flags > exit 2 naming the flag, nothing started", asy
     [["--rate", "1000", "--steps", "0"], /--steps must be/],
     [["--rate", "1000", "--rooms", "3"], /--rooms must be 2 or 10/],
     [["--rate", "1000", "--target", "both"], /--target must be ours or ref/],
+    [["--rate", "1000", "--workers", "3"], /--workers must be 1 or 2/],
+    [["--rate", "1000", "--agents", "0"], /--agents must be 1\.\.4/],
   ] as const) {
     const run = steady(...args);
     t.equal(run.status, 2, `${args.join(" ")}: exit 2`);
@@ -28,5 +30,5 @@ t.test("bench:steady > bad flags > exit 2 naming the flag, nothing started", asy
 t.test("bench:steady > --help > the flags, exit 0", async (t) => {
   const run = steady("--help");
   t.equal(run.status, 0);
-  for (const flag of ["--rate", "--steps", "--rooms", "--target"]) t.match(run.stdout, flag);
+  for (const flag of ["--rate", "--steps", "--rooms", "--target", "--workers", "--agents"]) t.match(run.stdout, flag);
 });

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { TargetKind } from "../lib/target.js";
 import type { Figures, MessageFigures } from "../scenarios/harness.js";
-import type { StepResult } from "../scenarios/steps.js";
+import { bestStep, type StepResult } from "../scenarios/steps.js";
 import type { BenchReport, ScenarioId, ScenarioResults } from "./types.js";
 import { resultsOf, spread } from "./verdicts.js";
 
@@ -52,10 +52,6 @@ function compare<S extends ScenarioId>(
 type Common = Omit<Figures, "seconds"> & Partial<Omit<MessageFigures, keyof Figures>>;
 
 const fromStep = (step: StepResult | undefined): Common | undefined => step && { ...step, offeredPerSec: step.offered };
-
-/** The highest passing step of a saturation search: where its sustainable rate was measured. */
-const bestStep = (steps: readonly StepResult[] | undefined): StepResult | undefined =>
-  steps?.filter((s) => s.pass).sort((a, b) => b.offered - a.offered)[0];
 
 const COMMON_HEADER = [
   "scenario, window",

@@ -11,7 +11,7 @@
 import type { TargetKind } from "../lib/target.js";
 import { runSmallRooms } from "./b2-small-rooms.js";
 import { type BenchOptions, type Golden, round } from "./harness.js";
-import type { SearchResult, StepResult } from "./steps.js";
+import { bestStep, type SearchResult, type StepResult } from "./steps.js";
 
 export interface B3Result {
   target: TargetKind;
@@ -37,7 +37,7 @@ export async function runB3(kind: TargetKind, golden: Golden | undefined, option
   const one = (await runSmallRooms(kind, golden, options, { workers: 1, agents: 2, hint: hints.one, label: "B3 1w" })).search;
   const alsoAt = one.sustainable > 0 ? one.sustainable : undefined;
   const two = await runSmallRooms(kind, golden, options, { workers: 2, agents: 2, hint: hints.two, alsoAt, label: "B3 2w" });
-  const oneCpu = one.steps.find((step) => step.pass && step.offered === one.sustainable)?.serverCpuUsPerMsg ?? 0;
+  const oneCpu = bestStep(one.steps)?.serverCpuUsPerMsg ?? 0;
   const twoCpu = two.alsoAt?.serverCpuUsPerMsg ?? 0;
   return {
     target: kind,

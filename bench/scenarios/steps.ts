@@ -141,6 +141,11 @@ export interface SearchResult {
   steps: StepResult[];
 }
 
+/** The highest passing step of a search: where its sustainable rate was measured. */
+export function bestStep(steps: readonly StepResult[] | undefined): StepResult | undefined {
+  return steps?.filter((s) => s.pass).sort((a, b) => b.offered - a.offered)[0];
+}
+
 /**
  * Brackets the saturation point by climbing (×1.5 from `start`, or ×1.25 from 0.8 × hint), then
  * bisects the bracket twice (geometric midpoints): ≈ 6–11 % resolution in 6–10 steps. A step that

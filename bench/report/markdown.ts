@@ -211,6 +211,7 @@ export function renderSection(report: BenchReport, chartPath: string): string {
         ["sustainable msg/s, one worker", (r) => r.one.sustainable, 0],
         ["sustainable msg/s, two workers", (r) => r.two.sustainable, 0],
         ["two ÷ one", (r) => r.ratio, 2],
+        ["  most two ÷ one the machine has room for (cores ÷ busy cores at one worker's sustainable rate)", (r) => r.boxCeiling, 2],
         ["CPU per message, one ÷ two, at one worker's sustainable rate", (r) => r.cpuEfficiency, 2],
         ["  two workers' p99 at that rate, ms", (r) => r.twoAtOnesRate?.latency.p99Ms, 1],
       ]),

@@ -5,9 +5,10 @@
  * also run one step at one worker's sustainable rate, so the CPU per message of both shapes is
  * compared at the same offered load.
  *
- * On a 2-core box the load generator and Redis share the cores with the server, so the
- * reference's own ratio, measured in the same run, is the ceiling this box can show.
+ * On a 2-core box the load generator and Redis share the cores with the server: `boxCeiling`, from
+ * the same run, is the most two ÷ one the box has room for, whatever the server.
  */
+import { availableParallelism } from "node:os";
 import type { TargetKind } from "../lib/target.js";
 import { runSmallRooms } from "./b2-small-rooms.js";
 import { type BenchOptions, type Golden, round } from "./harness.js";
@@ -26,6 +27,13 @@ export interface B3Result {
    * overhead from the split): two workers on cores of their own would carry about 2 × this.
    */
   cpuEfficiency: number;
+  /**
+   * The most "two ÷ one" this machine has room for: its cores ÷ the cores the whole machine was
+   * busy (server, Redis, load generators, kernel) at one worker's sustainable rate. It holds
+   * while two workers spend no less CPU per message than one (cpuEfficiency ≤ 1), since Redis
+   * and the load generator cost the same per message in both shapes.
+   */
+  boxCeiling: number;
 }
 
 export interface B3Hints {
@@ -37,7 +45,8 @@ export async function runB3(kind: TargetKind, golden: Golden | undefined, option
   const one = (await runSmallRooms(kind, golden, options, { workers: 1, agents: 2, hint: hints.one, label: "B3 1w" })).search;
   const alsoAt = one.sustainable > 0 ? one.sustainable : undefined;
   const two = await runSmallRooms(kind, golden, options, { workers: 2, agents: 2, hint: hints.two, alsoAt, label: "B3 2w" });
-  const oneCpu = bestStep(one.steps)?.serverCpuUsPerMsg ?? 0;
+  const oneBest = bestStep(one.steps);
+  const oneCpu = oneBest?.serverCpuUsPerMsg ?? 0;
   const twoCpu = two.alsoAt?.serverCpuUsPerMsg ?? 0;
   return {
     target: kind,
@@ -46,5 +55,6 @@ export async function runB3(kind: TargetKind, golden: Golden | undefined, option
     twoAtOnesRate: two.alsoAt,
     ratio: one.sustainable > 0 ? round(two.search.sustainable / one.sustainable, 3) : 0,
     cpuEfficiency: twoCpu > 0 ? round(oneCpu / twoCpu, 3) : 0,
+    boxCeiling: oneBest && oneBest.boxCores > 0 ? round(availableParallelism() / oneBest.boxCores, 3) : 0,
   };
 }

@@ -212,6 +212,8 @@ export interface Window {
    * charged to a process (loopback softirq) and other tenants. High values mark a noisy window.
    */
   otherCores: number;
+  /** Busy CPU of the whole machine, cores: the server, Redis, the load generators and the rest. */
+  boxCores: number;
   delivered: number;
   sent: number;
   acked: number;
@@ -224,7 +226,8 @@ export function between(a: Sample, b: Sample): Window {
   const agentCpu = b.agents.map((s, i) => s.cpuUs - (a.agents[i]?.cpuUs ?? 0));
   const clientCores = Math.max(0, ...agentCpu.map((us) => us / 1e6 / seconds));
   const redisCpuUs = b.redisCpuUs - a.redisCpuUs;
-  const otherUs = b.systemBusyUs - a.systemBusyUs - serverCpuUs - redisCpuUs - sum(agentCpu);
+  const busyUs = b.systemBusyUs - a.systemBusyUs;
+  const otherUs = busyUs - serverCpuUs - redisCpuUs - sum(agentCpu);
   return {
     seconds,
     serverCpuUs,
@@ -233,6 +236,7 @@ export function between(a: Sample, b: Sample): Window {
     clientCores,
     clientBound: clientCores > 0.9,
     otherCores: Math.max(0, otherUs / 1e6 / seconds),
+    boxCores: busyUs / 1e6 / seconds,
     delivered: sum(b.agents.map((s) => s.delivered)) - sum(a.agents.map((s) => s.delivered)),
     sent: sum(b.agents.map((s) => s.sent)) - sum(a.agents.map((s) => s.sent)),
     acked: sum(b.agents.map((s) => s.acked)) - sum(a.agents.map((s) => s.acked)),

@@ -42,6 +42,8 @@ export interface StepResult {
   clientBound: boolean;
   /** Busy CPU outside the measured processes (kernel, other tenants), cores: see harness.Window. */
   otherCores: number;
+  /** Busy CPU of the whole machine, cores (see harness.Window). */
+  boxCores: number;
   serverRssMB: number;
   /** Acked sends over the whole step, warm-up included (for the persistence check). */
   ackedTotal: number;
@@ -107,6 +109,7 @@ export async function runStep(run: Run, plan: StepPlan): Promise<StepResult> {
     clientCores: round(w.clientCores, 3),
     clientBound: w.clientBound,
     otherCores: round(w.otherCores, 3),
+    boxCores: round(w.boxCores, 3),
     serverRssMB: round(w.serverRssBytes / MB, 1),
     ackedTotal: whole.acked,
     errors,

@@ -6,7 +6,8 @@
  * compared at the same offered load.
  *
  * On a 2-core box the load generator and Redis share the cores with the server: `boxCeiling`, from
- * the same run, is the most two ÷ one the box has room for, whatever the server.
+ * the same run, is the most two ÷ one the box has room for at this server's costs per message: a
+ * faster server lowers it, a cheaper load generator or Redis raises it.
  */
 import { availableParallelism } from "node:os";
 import type { TargetKind } from "../lib/target.js";

@@ -81,7 +81,9 @@ function verdict(base: Omit<Verdict, "value" | "min" | "max" | "met">, s: Spread
 
 /** B3's ceiling: a result file from before `boxCeiling` existed has none. */
 function roomNote(s: Spread): string | undefined {
-  return s.median === null ? undefined : `this machine has room for at most ${s.median}× (${s.min}–${s.max}) at the project's costs per message`;
+  return s.median === null
+    ? undefined
+    : `this machine has room for at most ${s.median}× (${s.min}–${s.max}) at the project's costs per message`;
 }
 
 export function computeVerdicts(runs: readonly RunRecord[], scenarios: readonly ScenarioId[]): Verdict[] {

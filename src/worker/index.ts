@@ -66,7 +66,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const instance = `${config.hostName}/${process.pid}`;
   const keys = createKeys(config.redisPrefix);
   const redis = await connectRedis({ url, name: "main", log });
-  const feedClient = await connectRedis({ url, name: "feed", log });
+  const feedClient = await connectRedis({ url, name: "feed", log, like: redis });
   const clients: Redis[] = [redis, feedClient];
   const { adapter, subscribed } = await buildAdapter(config, redis, log, clients);
 
@@ -174,6 +174,7 @@ async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: 
     log,
     failFast: false,
     watched: false,
+    like: redis,
   });
   clients.push(sub);
   const publisher = adapterPublisher(redis, (err) => log.debug({ err }, "broadcast to other workers dropped"));

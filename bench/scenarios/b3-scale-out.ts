@@ -32,7 +32,7 @@ export interface B3Result {
    * The most "two ÷ one" this machine has room for: its cores ÷ the cores the whole machine was
    * busy (server, Redis, load generators, kernel) at one worker's sustainable rate. It holds
    * while two workers spend no less CPU per message than one (cpuEfficiency ≤ 1), since Redis
-   * and the load generator cost the same per message in both shapes.
+   * and the load generator cost about the same per message in both shapes.
    */
   boxCeiling: number;
 }

@@ -1,15 +1,10 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import { createLogger } from "../../src/lib/logger.js";
 import { closeRedis, connectRedis, isRedisUnavailable, type Redis } from "../../src/store/redis.js";
 import { startRedis } from "../helpers/redis.js";
+import { until } from "../helpers/until.js";
 
 const log = createLogger("silent", "worker");
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await sleep(10);
-  if (!condition()) throw new Error(`timed out waiting until ${what}`);
-}
 
 t.test("a client made like another keeps its own name and its own offline behaviour", async (t) => {
   const redis = await startRedis();

@@ -12,18 +12,11 @@ import { setupMaster } from "@socket.io/sticky";
 import { io, type Socket } from "socket.io-client";
 import t from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
+import { until } from "../helpers/until.js";
 
 type WorkerMessage = { type?: string; data?: string; connections?: number };
 
 cluster.setupPrimary({ exec: join(PROJECT_ROOT, "test/helpers/sticky-worker.ts"), serialization: "advanced" });
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 t.test("polling sessions are announced to the primary, WebSocket sessions only counted", async (t) => {
   const server = createServer();

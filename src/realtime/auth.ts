@@ -8,8 +8,7 @@ import { AppError } from "../lib/errors.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ChatServer } from "./context.js";
 
-type EngineRequest = IncomingMessage & { _query?: Record<string, string> };
-type EngineMiddleware = (req: EngineRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+type EngineMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** What the handshake found in the session, kept until `requireLogin` has read it. */
 interface HandshakeSession {
@@ -36,7 +35,7 @@ export function allowSameOrigin(config: Config) {
 export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLimiter, config: Config): EngineMiddleware {
   return (req, res, next) => {
     const release = standInRelease(res);
-    if (req._query?.sid !== undefined) {
+    if (!isHandshake(req)) {
       release();
       return next();
     }
@@ -60,6 +59,11 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
       },
     );
   };
+}
+
+/** Whether `req` opens an engine.io session: every later request of a session names its sid. */
+function isHandshake(req: IncomingMessage): boolean {
+  return !new URL(req.url ?? "/", "http://localhost").searchParams.has("sid");
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { Server as HttpServer } from "node:http";
-import { Socket } from "node:net";
 import { Server } from "socket.io";
 import type { SessionMiddleware } from "../http/session.js";
 import type { SessionKeeper } from "../store/sessions.js";
@@ -7,12 +6,9 @@ import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { connectionHandler } from "./connection.js";
 import type { ChatServer, RealtimeDeps } from "./context.js";
 import { createDelivery, type Delivery } from "./delivery.js";
-import { sendBroadcastFramesDirectly } from "./direct-frames.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
-import { reuseConnectionArrays } from "./reused-arrays.js";
 import { endSessionSockets, startSessionWatch } from "./sessions.js";
-import { batchWrites } from "./write-batching.js";
 
 export interface RealtimeOptions extends RealtimeDeps {
   session: SessionMiddleware;
@@ -41,14 +37,6 @@ export interface Realtime {
 /** The socket.io side of one worker, on an http.Server it does not own or listen on. */
 export function createRealtime(server: HttpServer, options: RealtimeOptions): Realtime {
   const { config } = options;
-  // Every WebSocket connection sends the frames of one event-loop turn in one system call.
-  server.on("upgrade", (_req, socket) => {
-    if (socket instanceof Socket) batchWrites(socket);
-  });
-  // And keeps the arrays ws and engine.io would replace after every message (reused-arrays.ts).
-  reuseConnectionArrays();
-  // And a broadcast's frame goes straight to ws when engine.io would send it at once (direct-frames.ts).
-  sendBroadcastFramesDirectly();
   const io: ChatServer = new Server(server, {
     maxHttpBufferSize: config.limits.socketMaxBytes,
     allowRequest: allowSameOrigin(config),

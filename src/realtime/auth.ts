@@ -1,5 +1,4 @@
-import { type IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config.js";
 import { usernameKey } from "../domain/names.js";
 import { isAllowedOrigin } from "../http/security.js";
@@ -34,21 +33,14 @@ export function allowSameOrigin(config: Config) {
  */
 export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLimiter, config: Config): EngineMiddleware {
   return (req, res, next) => {
-    const release = standInRelease(res);
-    if (!isHandshake(req)) {
-      release();
-      return next();
-    }
+    if (!isHandshake(req)) return next();
     (async () => {
       const found = await loadSession(session, req);
       handshakeSessions.set(req, found);
       const user = found.user;
       if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
     })().then(
-      () => {
-        release();
-        next();
-      },
+      () => next(),
       (err: unknown) => {
         if (err instanceof AppError && err.code === "E_RATE_LIMITED") {
           res.writeHead(429, { "Retry-After": String(err.retryAfter ?? 1), "Content-Type": "text/plain" });
@@ -78,24 +70,6 @@ async function loadSession(session: SessionMiddleware, req: IncomingMessage): Pr
   const view = { headers: req.headers, url: req.url, method: req.method, connection: req.socket, socket: req.socket } as SessionRequest;
   await runMiddleware(session, view, unsentResponse());
   return { id: view.sessionID, user: view.session?.user, createdAt: view.session?.createdAt };
-}
-
-/**
- * engine.io answers a WebSocket upgrade with a stand-in response, and its constructor adds a
- * "close" listener to the TCP socket (to re-emit it on the stand-in) just before the middlewares
- * run. That listener would keep the stand-in, its listener table and the upgrade request for the
- * connection's whole life (about 0.5 KB without the request, B4), yet only middlewares use the
- * stand-in, and this is the only one. So the middleware takes the socket's last "close" listener
- * when it starts, which is that one, and removes it with the request once it is done.
- */
-function standInRelease(res: ServerResponse): () => void {
-  if (res instanceof ServerResponse || !("socket" in res) || !("req" in res)) return () => undefined;
-  const standIn = res as unknown as { socket: Socket; req: IncomingMessage | null };
-  const listener = standIn.socket.rawListeners("close").at(-1);
-  return () => {
-    standIn.req = null;
-    if (listener) standIn.socket.removeListener("close", listener as (...args: unknown[]) => void);
-  };
 }
 
 function unsentResponse(): ServerResponse {

@@ -132,6 +132,34 @@ t.test("outbox > a message the server refuses for good > back in the composer wi
   await page.waitForSelector('[data-testid="composer-error"]', { state: "hidden" });
 });
 
+t.test("outbox > refused for good while a draft is in the composer > kept in the list with Edit and Discard, no Retry", async (t) => {
+  const { page, context } = alice;
+  const text = "₹".repeat(140);
+  // Offline (worker killed, reconnection held), the message waits in the outbox while a draft is typed.
+  await context.route("**/socket.io/**", (route) => route.abort());
+  process.kill(workerPid(await socketInstance(page)), "SIGKILL");
+  await page.waitForSelector('#connection:not([data-state="connected"])', { state: "attached" });
+  await send(page, text);
+  await page.fill("#text", "a draft");
+  await context.unroute("**/socket.io/**");
+  await page.click("#retry-now");
+  await waitConnected(page, 30_000);
+
+  const failed = messages(page, text);
+  await failed.and(page.locator('[data-state="failed"]')).waitFor();
+  t.match(await failed.locator('[role="alert"]').textContent(), /too long/, "the reason is on the message");
+  t.equal(await failed.getByTestId("retry").count(), 0, "no Retry");
+  t.equal(await page.inputValue("#text"), "a draft", "the draft is left alone");
+  await screenshot(page, "polish-refused-in-list");
+
+  await failed.getByTestId("edit-refused").click();
+  await failed.waitFor({ state: "detached" });
+  t.equal(await page.inputValue("#text"), `${text}\na draft`, "Edit brings it back above the draft");
+  t.match(await page.textContent('[data-testid="composer-error"]'), /too long/, "with the reason");
+  await page.fill("#text", "");
+  t.equal(await messages(bob.page, text).count(), 0, "nothing reached the other user");
+});
+
 t.test("direct messages > closed from the sidebar > hidden, also after a reload, until a new message arrives", async (t) => {
   const direct = (page: Page) => page.locator('[data-testid="conversation"][data-conversation="@bob"]');
   await bob.page.fill("#start-dm-input", "alice");

@@ -5,6 +5,7 @@
  */
 import type { Conversation, Message, Welcome } from "../realtime/events.js";
 import { renderBanner } from "./banner.js";
+import { ClosedDirects } from "./closed-directs.js";
 import { Composer } from "./composer.js";
 import { Connection, RequestError } from "./connection.js";
 import { byId, h } from "./dom.js";
@@ -48,6 +49,7 @@ const session = safeStorage("sessionStorage");
 const activeKey = `chat:v1:active:${me.toLowerCase()}`;
 
 const store = new Store(me, local);
+const closedDirects = new ClosedDirects(local, `chat:v1:closed-directs:${me.toLowerCase()}`, () => refreshLists());
 const rooms = new Set<Room>([GENERAL]);
 const directs = new Set<Direct>();
 /** Lower-case name → spelling, of everyone online. */
@@ -80,6 +82,8 @@ const connection = new Connection({
   handshake: () => ({ lastIds: store.lastIdsForHandshake() }),
   onState: (state) => {
     renderBanner(els.banner, els.retryNow, state);
+    // Who is online is only known while connected; a fresh presence:list makes it live again.
+    if (state !== "connected") sidebar.setPresenceLive(false);
     // The worker named there no longer serves us; the next welcome names the new one.
     if (state !== "connected") els.socketInstance.dataset.stale = "true";
   },
@@ -101,7 +105,12 @@ const list = new MessageList(
   me,
   {
     loadOlder: () => void loadOlder(),
-    retry: (clientId) => outbox.retry(clientId),
+    edit: (clientId) => {
+      const entry = outbox.get(clientId);
+      if (!entry) return;
+      outbox.discard(clientId);
+      composer.restore(entry.text, `Not sent: ${entry.error ?? "refused"}`);
+    },
     discard: (clientId) => outbox.discard(clientId),
   },
 );
@@ -116,6 +125,15 @@ const outbox = new Outbox(connection, session, `chat:v1:outbox:${me.toLowerCase(
     receive(message.conversation, [message], "ack");
     list.removePending(entry.clientId);
   },
+  refused: (entry) => {
+    // Usually the box is still empty and shows this conversation: the text goes straight back.
+    // Otherwise it stays in the list, failed, with "Edit" to bring it back later.
+    if (normalize(entry.to) === active && composer.empty) {
+      outbox.discard(entry.clientId);
+      list.removePending(entry.clientId);
+      composer.restore(entry.text, `Not sent: ${entry.error ?? "refused"}`);
+    } else if (normalize(entry.to) === active) list.upsertPending(entry);
+  },
 });
 
 const sidebar = new Sidebar(
@@ -128,6 +146,7 @@ const sidebar = new Sidebar(
   {
     open: (conversation) => open(conversation),
     leave: (room) => void leaveRoom(room),
+    close: (direct) => closeDirect(direct),
     message: (user) => startDirect(user),
   },
 );
@@ -141,10 +160,18 @@ const announcer = new TypingAnnouncer(
   (conversation) => connection.typing(conversation),
   () => (textarea.value.trim() === "" ? undefined : active),
 );
-const composer = new Composer(byId("composer", HTMLFormElement), textarea, {
-  send: (text) => outbox.add(active, text),
-  typing: () => announcer.keystroke(active),
-});
+const composer = new Composer(
+  {
+    form: byId("composer", HTMLFormElement),
+    input: textarea,
+    counter: byId("char-count", HTMLElement),
+    error: byId("composer-error", HTMLElement),
+  },
+  {
+    send: (text) => outbox.add(active, text),
+    typing: () => announcer.keystroke(active),
+  },
+);
 
 // ---- incoming -------------------------------------------------------------------------------
 
@@ -245,9 +272,10 @@ async function refreshPresence(): Promise<void> {
       store.rememberName(user);
     }
     renderOnline();
+    sidebar.setPresenceLive(connection.connected);
     refreshLists();
   } catch {
-    // The next presence:update or reconnect corrects the list.
+    // The next reconnect corrects the list; until then it stays marked as not live.
   }
 }
 
@@ -400,7 +428,21 @@ function startDirect(raw: string): void {
   }
   // The presence list or a message knows the registered spelling; the typed one is a fallback.
   if (!store.knowsName(user)) store.rememberName(user);
-  open(normalize(`@${user}`));
+  const name = normalize(`@${user}`);
+  closedDirects.reopen(name);
+  open(name);
+}
+
+/** Hides a DM from the sidebar until a new message arrives in it (see closed-directs.ts). */
+function closeDirect(name: Conversation): void {
+  if (isRoom(name)) return;
+  closedDirects.close(name, store.get(name)?.messages.at(-1)?.id);
+  if (active === name) open(GENERAL, { keepFocus: true });
+  else refreshLists();
+}
+
+function directShown(name: Direct): boolean {
+  return name === active || closedDirects.visible(name, store.get(name)?.messages.at(-1)?.id);
 }
 
 // ---- rendering ------------------------------------------------------------------------------
@@ -411,11 +453,17 @@ function refreshLists(): void {
     label: label(name),
     unread: name === active && document.visibilityState === "visible" ? 0 : store.unread(name),
     active: name === active,
-    leavable: isRoom(name) && name !== GENERAL,
-    ...(isRoom(name) ? {} : { online: online.has(name.slice(1)) }),
+    ...(isRoom(name)
+      ? name === GENERAL
+        ? {}
+        : { removal: "leave" as const }
+      : { removal: "close" as const, online: online.has(name.slice(1)) }),
   });
   const roomItems = [...rooms].sort((a, b) => (a === GENERAL ? -1 : b === GENERAL ? 1 : a.localeCompare(b))).map(item);
-  const directItems = [...directs].sort((a, b) => a.localeCompare(b)).map(item);
+  const directItems = [...directs]
+    .filter(directShown)
+    .sort((a, b) => a.localeCompare(b))
+    .map(item);
   sidebar.renderConversations(roomItems, directItems);
   const total = [...roomItems, ...directItems].reduce((sum, entry) => sum + entry.unread, 0);
   document.title = `${total > 0 ? `(${total}) ` : ""}${label(active)} · Chat`;
@@ -508,5 +556,6 @@ document.addEventListener("visibilitychange", () => {
 window.addEventListener("pagehide", () => store.flush());
 
 renderBanner(els.banner, els.retryNow, connection.state);
+sidebar.setPresenceLive(false);
 showActive();
 connection.start();

@@ -6,6 +6,10 @@
  * after the server disconnected the socket or refused it in a middleware: `socket.active` is then
  * false and the client has to call connect() itself. `unauthorized` is the one refusal that must
  * not be retried: the session is gone, the user has to sign in again.
+ *
+ * The backoff waits up to 8 s between attempts. When the browser says the network is back
+ * (`online`) or the user returns to the tab (`visibilitychange`), the wait is skipped: an attempt
+ * starts at once, since that is when a server that came back meanwhile is most likely reachable.
  */
 import { io, type Socket } from "socket.io-client";
 import type { ErrorCode } from "../lib/error-codes.js";
@@ -121,9 +125,10 @@ export class Connection {
     this.socket.disconnect();
   }
 
-  /** Skips the remaining backoff (the browser came back online, or the user asked). */
+  /** Skips the remaining backoff (the browser came back online, the tab is visible again, or the user asked). */
   retryNow(): void {
-    if (this.socket.connected || this.signedOut) return;
+    // While "connecting" the first attempt is still under way: there is no backoff to skip.
+    if (this.socket.connected || this.signedOut || this.stateValue === "connecting") return;
     this.clearManualRetry();
     this.socket.disconnect().connect();
   }
@@ -153,6 +158,9 @@ export class Connection {
     });
     socket.on("session:ended", () => this.signOut());
     window.addEventListener("online", () => this.retryNow());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.retryNow();
+    });
     window.addEventListener("offline", () => {
       if (!socket.connected) this.setState("offline");
     });

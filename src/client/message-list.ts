@@ -1,12 +1,14 @@
 /**
  * The message list of the open conversation: ordered insertion, pending and failed sends at the
- * bottom, auto-scroll that leaves a reader who scrolled up where they are, and the "load older"
- * trigger at the top.
+ * bottom, consecutive messages of one author grouped under one header, day separators,
+ * auto-scroll that leaves a reader who scrolled up where they are, and the "load older" trigger at
+ * the top.
  */
 import type { Message } from "../realtime/events.js";
 import { h } from "./dom.js";
 import { compareIds } from "./ids.js";
 import { linkify } from "./linkify.js";
+import { type GroupedItem, placement } from "./message-groups.js";
 import type { OutboxEntry } from "./outbox.js";
 import { fullTime, shortTime } from "./time.js";
 
@@ -22,7 +24,8 @@ export interface MessageListElements {
 
 export interface MessageListHandlers {
   loadOlder(): void;
-  retry(clientId: string): void;
+  /** A refused message goes back into the composer to be changed. */
+  edit(clientId: string): void;
   discard(clientId: string): void;
 }
 
@@ -59,6 +62,7 @@ export class MessageList {
     // The list is a live region (role=log): a whole conversation swapped in is not news to read out.
     this.els.list.setAttribute("aria-busy", "true");
     this.els.list.replaceChildren(fragment);
+    this.regroup();
     requestAnimationFrame(() => this.els.list.removeAttribute("aria-busy"));
     this.setHistoryState(historyState);
     this.unseen = 0;
@@ -74,10 +78,8 @@ export class MessageList {
     for (const message of messages) {
       if (this.confirmed.has(message.id)) continue;
       const pendingItem = this.pending.get(message.clientId);
-      if (pendingItem) {
-        pendingItem.remove();
-        this.pending.delete(message.clientId);
-      }
+      if (pendingItem) this.removeItem(pendingItem);
+      this.pending.delete(message.clientId);
       this.insert(this.confirmedItem(message));
       if (this.isMine(message.from)) mine = true;
       else fromOthers++;
@@ -105,6 +107,7 @@ export class MessageList {
         fragment.append(item);
       }
       this.els.list.prepend(fragment);
+      this.regroup();
     } else {
       for (const message of fresh) this.insert(this.confirmedItem(message));
     }
@@ -117,11 +120,13 @@ export class MessageList {
     if (existing) existing.replaceWith(item);
     else this.els.list.append(item);
     this.pending.set(entry.clientId, item);
+    this.regroupAround(item);
     this.scrollToBottom();
   }
 
   removePending(clientId: string): void {
-    this.pending.get(clientId)?.remove();
+    const item = this.pending.get(clientId);
+    if (item) this.removeItem(item);
     this.pending.delete(clientId);
   }
 
@@ -183,6 +188,43 @@ export class MessageList {
       anchor = anchor.previousElementSibling as HTMLElement | null;
     }
     list.insertBefore(item, anchor ? anchor.nextElementSibling : list.firstElementChild);
+    this.regroupAround(item);
+  }
+
+  private removeItem(item: HTMLLIElement): void {
+    const next = item.nextElementSibling;
+    item.remove();
+    if (next instanceof HTMLLIElement) this.place(next);
+  }
+
+  /** Groups and day separators of the whole list (after a conversation or a page came in). */
+  private regroup(): void {
+    let previous: GroupedItem | undefined;
+    for (const child of Array.from(this.els.list.children)) {
+      if (!(child instanceof HTMLLIElement)) continue;
+      previous = this.apply(child, previous);
+    }
+  }
+
+  /** One item came or changed: only it and the one after it can change their placement. */
+  private regroupAround(item: HTMLLIElement): void {
+    this.place(item);
+    const next = item.nextElementSibling;
+    if (next instanceof HTMLLIElement) this.place(next);
+  }
+
+  private place(item: HTMLLIElement): void {
+    const previous = item.previousElementSibling;
+    this.apply(item, previous instanceof HTMLLIElement ? groupedItem(previous) : undefined);
+  }
+
+  private apply(item: HTMLLIElement, previous: GroupedItem | undefined): GroupedItem {
+    const current = groupedItem(item);
+    const { grouped, day } = placement(previous, current);
+    item.classList.toggle("grouped", grouped);
+    if (day === undefined) delete item.dataset.day;
+    else item.dataset.day = day;
+    return current;
   }
 
   private confirmedItem(message: Message): HTMLLIElement {
@@ -196,15 +238,18 @@ export class MessageList {
   private pendingItem(entry: OutboxEntry): HTMLLIElement {
     const item = this.item(this.me, entry.text, entry.state, { clientId: entry.clientId, ts: entry.createdAt });
     if (entry.state === "failed") {
-      item.append(
-        h(
-          "div",
-          { class: "message-actions" },
-          h("span", { class: "message-error", attrs: { role: "alert" } }, `Not sent: ${entry.error ?? "error"}`),
-          h("button", { attrs: { type: "button" }, dataset: { action: "retry", testid: "retry" } }, "Retry"),
-          h("button", { attrs: { type: "button" }, dataset: { action: "discard" } }, "Discard"),
-        ),
-      );
+      // Refused for good (too long, not allowed): sending it again would be refused again.
+      item
+        .querySelector(".message-body")
+        ?.append(
+          h(
+            "div",
+            { class: "message-actions" },
+            h("span", { class: "message-error", attrs: { role: "alert" } }, `Not sent: ${entry.error ?? "error"}`),
+            h("button", { attrs: { type: "button" }, dataset: { action: "edit", testid: "edit-refused" } }, "Edit"),
+            h("button", { attrs: { type: "button" }, dataset: { action: "discard", testid: "discard" } }, "Discard"),
+          ),
+        );
     }
     return item;
   }
@@ -222,17 +267,21 @@ export class MessageList {
       "li",
       {
         class: `message${own ? " own" : ""}${state === "sent" ? "" : ` ${state}`}`,
-        dataset: { testid: "message", state, from, clientId: ids.clientId, own: String(own) },
+        dataset: { testid: "message", state, from, clientId: ids.clientId, own: String(own), ts: String(ids.ts) },
       },
       h(
         "div",
-        { class: "message-meta" },
-        h("span", { class: "message-from" }, own ? `${from} (you)` : from),
-        " ",
-        h("time", { class: "message-time", attrs: { datetime: date.toISOString(), title: fullTime(ids.ts) } }, shortTime(ids.ts)),
-        status && h("span", { class: "message-status", dataset: { testid: "message-status" } }, status),
+        { class: "message-body", attrs: { title: fullTime(ids.ts) } },
+        h(
+          "div",
+          { class: "message-meta", dataset: { testid: "message-meta" } },
+          h("span", { class: "message-from" }, own ? `${from} (you)` : from),
+          " ",
+          h("time", { class: "message-time", attrs: { datetime: date.toISOString(), title: fullTime(ids.ts) } }, shortTime(ids.ts)),
+          status && h("span", { class: "message-status", dataset: { testid: "message-status" } }, status),
+        ),
+        h("p", { class: "message-text", dataset: { testid: "message-text" } }, linkify(text)),
       ),
-      h("p", { class: "message-text", dataset: { testid: "message-text" } }, linkify(text)),
     );
     if (ids.id) item.dataset.id = ids.id;
     if (state === "pending") item.setAttribute("aria-busy", "true");
@@ -243,7 +292,10 @@ export class MessageList {
     const button = (event.target as Element | null)?.closest("button[data-action]");
     const clientId = button?.closest<HTMLElement>("li[data-client-id]")?.dataset.clientId;
     if (!(button instanceof HTMLButtonElement) || !clientId) return;
-    if (button.dataset.action === "retry") this.handlers.retry(clientId);
+    if (button.dataset.action === "edit") {
+      this.removePending(clientId);
+      this.handlers.edit(clientId);
+    }
     if (button.dataset.action === "discard") {
       this.removePending(clientId);
       this.handlers.discard(clientId);
@@ -253,4 +305,8 @@ export class MessageList {
   private isMine(from: string): boolean {
     return from.toLowerCase() === this.me.toLowerCase();
   }
+}
+
+function groupedItem(item: HTMLElement): GroupedItem {
+  return { from: item.dataset.from ?? "", ts: Number(item.dataset.ts), failed: item.dataset.state === "failed" };
 }

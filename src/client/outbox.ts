@@ -5,6 +5,9 @@
  * Kept in sessionStorage, so a reload of this tab resends what was still pending.
  *
  * One send at a time, in typing order: a burst typed while offline arrives in that order.
+ *
+ * A message the server refuses for good (too long, not allowed, no such user) is not retried: it
+ * is handed back (`refused`) for the user to change, without a "Retry" that would fail again.
  */
 import type { Connection } from "./connection.js";
 import { RequestError } from "./connection.js";
@@ -16,6 +19,7 @@ export interface OutboxEntry {
   text: string;
   createdAt: number;
   state: "pending" | "failed";
+  /** Why a failed entry was refused, in words for the user. */
   error?: string;
 }
 
@@ -24,6 +28,20 @@ export interface OutboxEvents {
   changed(entry: OutboxEntry): void;
   /** The server stored the entry under this id: it leaves the outbox. */
   confirmed(entry: OutboxEntry, id: string, ts: number): void;
+  /** Refused for good: the entry stays, failed, until the user edits or discards it. */
+  refused(entry: OutboxEntry): void;
+}
+
+/** The reason a permanent refusal is shown with, from the stable code and the server's words. */
+export function describeRefusal(error: RequestError): string {
+  const why: Partial<Record<RequestError["code"], string>> = {
+    E_TOO_LONG: "too long",
+    E_FORBIDDEN: "not allowed",
+    E_NOT_FOUND: "no such conversation",
+    E_INVALID: "not accepted",
+  };
+  const label = why[error.code];
+  return label ? `${label} (${error.message})` : error.message;
 }
 
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -74,14 +92,8 @@ export class Outbox {
     this.events.confirmed(entry, id, ts);
   }
 
-  retry(clientId: string): void {
-    const entry = this.entries.get(clientId);
-    if (!entry) return;
-    entry.state = "pending";
-    delete entry.error;
-    this.save();
-    this.events.changed(entry);
-    this.pump();
+  get(clientId: string): OutboxEntry | undefined {
+    return this.entries.get(clientId);
   }
 
   discard(clientId: string): void {
@@ -141,9 +153,9 @@ export class Outbox {
       return;
     }
     entry.state = "failed";
-    entry.error = requestError.message;
+    entry.error = describeRefusal(requestError);
     this.save();
-    this.events.changed(entry);
+    this.events.refused(entry);
   }
 
   private save(): void {

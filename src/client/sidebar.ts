@@ -1,6 +1,7 @@
 /**
  * The conversation lists (rooms, direct messages) and the online users, with unread badges and
- * presence dots. Lists are reconciled by key so a re-render keeps keyboard focus.
+ * presence dots. Lists are reconciled by key so a re-render keeps keyboard focus. While the socket
+ * is down, presence is marked stale (grey, "last known") rather than shown as live.
  */
 import type { Conversation } from "../realtime/events.js";
 import { h, reconcile } from "./dom.js";
@@ -12,7 +13,8 @@ export interface ConversationItem {
   active: boolean;
   /** DMs only: whether the peer is online. */
   online?: boolean;
-  leavable: boolean;
+  /** The × button: leave a room (server side), or close a DM (hidden until it gets a new message). */
+  removal?: "leave" | "close";
 }
 
 export interface SidebarElements {
@@ -25,10 +27,14 @@ export interface SidebarElements {
 export interface SidebarHandlers {
   open(conversation: Conversation): void;
   leave(room: Conversation): void;
+  close(direct: Conversation): void;
   message(user: string): void;
 }
 
 export class Sidebar {
+  private onlineUsers = 0;
+  private presenceLive = false;
+
   constructor(
     private readonly els: SidebarElements,
     handlers: SidebarHandlers,
@@ -40,6 +46,7 @@ export class Sidebar {
         if (!button || !value) return;
         if (button.dataset.action === "open") handlers.open(value as Conversation);
         if (button.dataset.action === "leave") handlers.leave(value as Conversation);
+        if (button.dataset.action === "close") handlers.close(value as Conversation);
         if (button.dataset.action === "message") handlers.message(value);
       });
     }
@@ -55,7 +62,8 @@ export class Sidebar {
       const self = Number(b.toLowerCase() === me.toLowerCase()) - Number(a.toLowerCase() === me.toLowerCase());
       return self || a.localeCompare(b);
     });
-    this.els.onlineCount.textContent = `(${sorted.length})`;
+    this.onlineUsers = sorted.length;
+    this.renderOnlineCount();
     reconcile(
       this.els.online,
       sorted,
@@ -81,6 +89,23 @@ export class Sidebar {
     );
   }
 
+  /** Live only between a presence list fetched on this connection and the next disconnect. */
+  setPresenceLive(live: boolean): void {
+    this.presenceLive = live;
+    for (const list of [this.els.online, this.els.directs]) {
+      if (live) delete list.dataset.stale;
+      else list.dataset.stale = "true";
+    }
+    this.renderOnlineCount();
+  }
+
+  private renderOnlineCount(): void {
+    const { onlineCount } = this.els;
+    if (this.presenceLive) onlineCount.textContent = `(${this.onlineUsers})`;
+    else onlineCount.textContent = this.onlineUsers === 0 ? "(…)" : `(${this.onlineUsers}, last known)`;
+    onlineCount.title = this.presenceLive ? "" : "Disconnected: who was online when the connection was lost";
+  }
+
   private renderList(list: HTMLUListElement, items: readonly ConversationItem[]): void {
     reconcile(
       list,
@@ -100,18 +125,19 @@ export class Sidebar {
           h("span", { class: "conv-name" }, item.label),
           badge,
         );
-        const leave = item.leavable
+        const verb = item.removal === "close" ? "Close" : "Leave";
+        const remove = item.removal
           ? h(
               "button",
               {
                 class: "conv-leave icon-button",
-                attrs: { type: "button", "aria-label": `Leave ${item.label}`, title: `Leave ${item.label}` },
-                dataset: { action: "leave", value: item.name },
+                attrs: { type: "button", "aria-label": `${verb} ${item.label}`, title: `${verb} ${item.label}` },
+                dataset: { action: item.removal, value: item.name, testid: `${item.removal}-conversation` },
               },
               "×",
             )
           : null;
-        return h("li", { class: "conv" }, open, leave);
+        return h("li", { class: "conv" }, open, remove);
       },
       (element, item) => {
         element.classList.toggle("active", item.active);

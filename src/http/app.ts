@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(sameOriginOnly(config.allowedOrigins));
   app.use("/api", requireJson, express.json({ limit: "16kb" }), apiAuthRoutes(deps, config.sessionCookie));
   app.use(formAuthRoutes(deps, config.sessionCookie));
-  app.use(pageRoutes(deps.instance));
+  app.use(pageRoutes({ instance: deps.instance, messageMaxChars: config.limits.messageMaxChars }));
   app.use((_req, _res, next) => next(new AppError("E_NOT_FOUND", "no such page")));
   app.use(errorHandler(deps.log));
   return app;

@@ -212,7 +212,7 @@ t.test("layout > phone width, dark scheme > the sidebar is a drawer", async (t) 
   t.notOk(await page.isVisible("#sidebar"), "sidebar hidden at phone width");
   const noOverflow = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
   t.ok(noOverflow, "no horizontal scrolling");
-  await screenshot(page, "chat-phone-dark");
+  await screenshot(page, "chat-phone-dark", true);
   await page.click("#sidebar-toggle");
   await page.waitForSelector("#sidebar", { state: "visible" });
   await screenshot(page, "chat-phone-sidebar");

@@ -62,6 +62,14 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
   await until(() => ackedNow() >= CLIENTS * 10, "sends are acknowledged before the kill", 15_000);
   const killedAt = Date.now();
   await primary.kill();
+  // A new tab connecting, and a session check, while the primary is gone: an outage, never a logout.
+  const [first] = users;
+  if (!first) throw new Error("no users");
+  const late = new ReliableClient(cluster.url, first.cookie, first.user);
+  late.socket.on("connect_error", (err) => refusals.push(err.message));
+  t.teardown(() => late.close());
+  const duringOutage = await api(cluster.url, "/api/session", undefined, first.cookie);
+  t.ok([200, 503].includes(duringOutage.status), `GET /api/session during the failover: ${duringOutage.status}, not 401`);
   let promotedMs: number | undefined;
   for (let i = 0; i < 150 && promotedMs === undefined; i++) {
     if ((await set.primaryPort().catch(() => 0)) === replica.port) promotedMs = Date.now() - killedAt;
@@ -83,6 +91,8 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
   t.comment(`outage: ${outageMs} ms from SIGKILL of the primary to the first message stored on the new one`);
   t.ok(outageMs < 10_000, `sends resumed within 10 s of the kill (${outageMs} ms)`);
   t.equal(await set.primaryPort(), replica.port, "sentinel promoted the replica");
+
+  await until(() => late.epoch > 0, "the tab opened during the failover connects", 15_000);
 
   // Sessions made before the failover are still valid.
   const sessions = await Promise.all(users.map(({ cookie }) => api(cluster.url, "/api/session", undefined, cookie)));

@@ -28,6 +28,8 @@ interface Result {
   p99Ms: number;
   nodeCpuUsPerMessage: number;
   redisCpuUsPerMessage: number;
+  /** WAIT commands the primary ran (one per batch when waiting). */
+  waits: number;
 }
 
 async function measure(primary: RedisServer, wait: boolean, rate: number, seconds: number): Promise<Result> {
@@ -50,6 +52,7 @@ async function measure(primary: RedisServer, wait: boolean, rate: number, second
   const perTick = (rate * TICK_MS) / 1000;
   const rateLimit = { rate: 1_000_000, burst: 1_000_000 };
   const pending: Promise<void>[] = [];
+  const waitsBefore = await waitCalls(primary);
   const cpuBefore = process.cpuUsage();
   const redisBefore = await primary.cpuUs();
   const started = performance.now();
@@ -88,7 +91,13 @@ async function measure(primary: RedisServer, wait: boolean, rate: number, second
     p99Ms: summary.p99Ms,
     nodeCpuUsPerMessage: (cpu.user + cpu.system) / sent,
     redisCpuUsPerMessage: redisCpu / sent,
+    waits: (await waitCalls(primary)) - waitsBefore,
   };
+}
+
+async function waitCalls(primary: RedisServer): Promise<number> {
+  const stats = (await primary.info("commandstats")).cmdstat_wait ?? "";
+  return Number(/calls=(\d+)/.exec(stats)?.[1] ?? 0);
 }
 
 async function main(): Promise<void> {

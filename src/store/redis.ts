@@ -48,6 +48,7 @@ export type Redis = Pick<
   | "sCard"
   | "sMembers"
   | "sIsMember"
+  | "xAdd"
   | "xRange"
   | "xRevRange"
   | "xRead"

@@ -49,7 +49,12 @@ export async function connectSentinelClients(config: SentinelConfig, log: Logger
   sentinel.on("topology-change", (event: { type: string; node?: { host: string; port: number } }) => {
     if (connected && event.type === "MASTER_CHANGE") log.warn({ primary: event.node }, "redis primary changed");
   });
-  await sentinel.connect();
+  try {
+    await sentinel.connect(); // node-redis gives up (and closes) after maxCommandRediscovers tries
+  } catch (err) {
+    gate.close();
+    throw err;
+  }
   connected = true;
   const lease = await sentinel.acquire();
   const main: Redis = sentinel;

@@ -41,6 +41,37 @@ export interface Limits {
   readonly typingIntervalMs: number;
 }
 
+/** A Redis node or sentinel address. */
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A primary with replicas under Redis Sentinel (REDIS_SENTINELS and friends). */
+export interface SentinelConfig {
+  /** Sentinels to ask for the primary; the others are discovered from them. */
+  readonly sentinels: readonly RedisNodeAddress[];
+  /** The primary's name as the sentinels monitor it (REDIS_SENTINEL_NAME). */
+  readonly name: string;
+  /** AUTH for the primary and replicas (REDIS_PASSWORD). */
+  readonly password: string | undefined;
+  /** AUTH for the sentinels (REDIS_SENTINEL_PASSWORD). */
+  readonly sentinelPassword: string | undefined;
+  /** TLS to the sentinels and the nodes (REDIS_TLS). */
+  readonly tls: boolean;
+}
+
+/**
+ * Whether an acknowledged send waits until replicas have it (REDIS_WAIT_REPLICAS,
+ * REDIS_WAIT_TIMEOUT_MS): Redis replicates asynchronously, so a primary that dies right after a
+ * write can take it along; after WAIT, a promoted replica has it.
+ */
+export interface ReplicaWait {
+  /** Replicas that must have a batch before its sends are acknowledged; 0 = do not wait. */
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
 export interface Config {
   readonly production: boolean;
   readonly host: string;
@@ -50,6 +81,9 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** The local Redis the development default looks for before starting its own (REDIS_LOCAL_URL). */
   readonly redisLocalUrl: string;
+  /** Set when Redis is a Sentinel-managed primary; then redisUrl is undefined. */
+  readonly redisSentinel: SentinelConfig | undefined;
+  readonly redisWait: ReplicaWait;
   readonly redisPrefix: string;
   readonly adapter: AdapterKind;
   /** undefined outside production: the workers share one generated secret kept in Redis. */
@@ -114,7 +148,13 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || "0.0.0.0",
     port: read.int("PORT", 3000, 0, 65535),
     workers: read.int("WORKERS", availableParallelism(), 1, 256),
-    redisUrl: readRedisUrl(env, problems),
+    redisUrl: env.REDIS_SENTINELS ? undefined : readRedisUrl(env, problems),
+    redisSentinel: readSentinel(env, problems),
+    redisWait: {
+      replicas: read.int("REDIS_WAIT_REPLICAS", 0, 0, 16),
+      // Below the 5 s after which a connection counts as hung (store/redis.ts): WAIT holds it.
+      timeoutMs: read.int("REDIS_WAIT_TIMEOUT_MS", 500, 1, 4000),
+    },
     redisLocalUrl: env.REDIS_LOCAL_URL || "redis://127.0.0.1:6379",
     redisPrefix: read.pattern("REDIS_PREFIX", "chat:", /^[\w:.-]{1,64}$/, "1-64 of letters, digits, _ : . -"),
     adapter: read.oneOf("ADAPTER", "redis", ["redis", "cluster"] as const),
@@ -206,6 +246,44 @@ function readRedisUrl(env: Env, problems: string[]): string | undefined {
     return undefined;
   }
   return url;
+}
+
+/** REDIS_SENTINELS=host:port,... selects Sentinel; its companions are refused without it. */
+function readSentinel(env: Env, problems: string[]): SentinelConfig | undefined {
+  const raw = env.REDIS_SENTINELS;
+  if (!raw) {
+    for (const name of ["REDIS_SENTINEL_NAME", "REDIS_SENTINEL_PASSWORD", "REDIS_PASSWORD", "REDIS_TLS"]) {
+      if (env[name]) problems.push(`${name}: only used with REDIS_SENTINELS (put a password or rediss:// in REDIS_URL)`);
+    }
+    return undefined;
+  }
+  if (env.REDIS_URL) problems.push("REDIS_URL: set either REDIS_URL or REDIS_SENTINELS, not both");
+  const sentinels: RedisNodeAddress[] = [];
+  for (const entry of raw.split(",").map((part) => part.trim())) {
+    const address = parseHostPort(entry);
+    if (address) sentinels.push(address);
+    else problems.push(`REDIS_SENTINELS: "${entry}" is not host:port (IPv6 as [::1]:26379)`);
+  }
+  const name = env.REDIS_SENTINEL_NAME ?? "";
+  if (!/^[\w.-]{1,64}$/.test(name))
+    problems.push(`REDIS_SENTINEL_NAME: required with REDIS_SENTINELS, 1-64 of letters, digits, _ . -, got "${name}"`);
+  const tls = env.REDIS_TLS ?? "false";
+  if (tls !== "true" && tls !== "false") problems.push(`REDIS_TLS: expected true or false, got "${tls}"`);
+  return {
+    sentinels,
+    name,
+    password: env.REDIS_PASSWORD || undefined,
+    sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+    tls: tls === "true",
+  };
+}
+
+function parseHostPort(entry: string): RedisNodeAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([\w.-]+)):(\d{1,5})$/.exec(entry);
+  const port = Number(match?.[3]);
+  const host = match?.[1] ?? match?.[2];
+  if (!host || !(port >= 1 && port <= 65535)) return undefined;
+  return { host, port };
 }
 
 interface VcapCredentials {

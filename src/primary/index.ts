@@ -35,7 +35,8 @@ const CLIENT_ERRORS = new Set([
  */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const embedded = await resolveRedis(config, log);
-  const redisUrl = embedded?.url ?? config.redisUrl ?? config.redisLocalUrl;
+  // Workers inherit REDIS_SENTINELS and its companions; otherwise they are told which Redis to use.
+  const redisUrl = config.redisSentinel ? undefined : (embedded?.url ?? config.redisUrl ?? config.redisLocalUrl);
 
   const server = createServer();
   guardSockets(server, log);
@@ -50,7 +51,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const supervisor = new Supervisor({
     workers: config.workers,
-    env: { ...config.workerMalloc, REDIS_URL: redisUrl },
+    env: { ...config.workerMalloc, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     restartTimeoutMs: config.restartTimeoutMs,
     backlog: handOffs.backlog,
@@ -114,9 +115,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   });
 }
 
-/** REDIS_URL (or Cloud Foundry's) if given; else a Redis on the local default; else our own. */
+/** REDIS_URL (or Cloud Foundry's) or Sentinel if given; else a Redis on the local default; else our own. */
 async function resolveRedis(config: Config, log: Logger): Promise<EmbeddedRedis | undefined> {
-  if (config.redisUrl) return undefined;
+  if (config.redisUrl || config.redisSentinel) return undefined;
   const local = new URL(config.redisLocalUrl);
   if (await redisAnswers(local.hostname, Number(local.port || 6379))) {
     log.info({ url: config.redisLocalUrl }, "using the local Redis");

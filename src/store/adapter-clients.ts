@@ -1,4 +1,4 @@
-import type { Redis } from "./redis.js";
+import type { PubSubClient } from "./redis.js";
 
 /**
  * @socket.io/redis-adapter calls PUBLISH and (P)(UN)SUBSCRIBE without handling their promises, so
@@ -7,7 +7,7 @@ import type { Redis } from "./redis.js";
  */
 
 /** Runs node-redis methods with the real client as `this` (they use private fields). */
-function boundProxy(client: Redis, overrides: Record<string, unknown>): Redis {
+function boundProxy(client: PubSubClient, overrides: Record<string, unknown>): PubSubClient {
   return new Proxy(client, {
     get(target, property) {
       if (typeof property === "string" && property in overrides) return overrides[property];
@@ -21,7 +21,7 @@ function boundProxy(client: Redis, overrides: Record<string, unknown>): Redis {
  * The publishing client: a failed PUBLISH is reported and dropped. Lost broadcasts are acceptable
  * (presence and typing are refreshed on reconnect; messages travel through the feed); a crash is not.
  */
-export function adapterPublisher(client: Redis, onDropped: (err: unknown) => void): Redis {
+export function adapterPublisher(client: PubSubClient, onDropped: (err: unknown) => void): PubSubClient {
   const publish = async (channel: string, message: string | Buffer): Promise<number> => {
     try {
       return await client.publish(channel, message);
@@ -34,7 +34,7 @@ export function adapterPublisher(client: Redis, onDropped: (err: unknown) => voi
 }
 
 export interface AdapterSubscriber {
-  client: Redis;
+  client: PubSubClient;
   /** Settles when every subscription the adapter asked for is in place; rejects if one failed. */
   subscribed(): Promise<void>;
 }
@@ -45,7 +45,7 @@ export interface AdapterSubscriber {
  * awaits `subscribed()` and fails loudly instead, and the primary starts a new one.
  * Unsubscribing happens only while closing, where a failure does not matter.
  */
-export function adapterSubscriber(client: Redis): AdapterSubscriber {
+export function adapterSubscriber(client: PubSubClient): AdapterSubscriber {
   const pending: Promise<unknown>[] = [];
   const track =
     (method: "subscribe" | "pSubscribe" | "sSubscribe") =>

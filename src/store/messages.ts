@@ -4,6 +4,7 @@ import { compareIds, timestampOf } from "../domain/stream-ids.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
 import { guarded, type Redis } from "./redis.js";
+import type { ReplicaConfirmer } from "./replication.js";
 import { lua } from "./scripts.js";
 import { maxDeletedId } from "./stream-info.js";
 
@@ -59,6 +60,8 @@ export interface MessageStoreOptions {
   feedLimit: number;
   /** Seconds a clientId is remembered for deduplication. */
   dedupeSeconds: number;
+  /** Waits for replicas after a batch is stored, before it is acknowledged (REDIS_WAIT_REPLICAS). */
+  replicas?: ReplicaConfirmer;
 }
 
 // One script per batch of sends (those that arrived in one event-loop iteration): per message,
@@ -127,6 +130,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     ((await guarded(() => entries)) ?? []).map((entry) => toMessage(entry, conversation));
 
   let pending: PendingSend[] = [];
+  const { replicas } = options;
 
   const runBatch = async (batch: PendingSend[]): Promise<void> => {
     const scriptKeys = [keys.feed];
@@ -142,6 +146,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     }
     try {
       const replies = (await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[];
+      if (replicas) await guarded(() => replicas.confirm());
       batch.forEach((send, i) => {
         const [id, created, waitMs] = [String(replies[3 * i]), Number(replies[3 * i + 1]), Number(replies[3 * i + 2])];
         if (waitMs > 0) send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(waitMs / 1000)));

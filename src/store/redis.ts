@@ -7,14 +7,67 @@ import {
   createClient,
   DisconnectsClientError,
   type RedisClientType,
+  type RedisSentinelType,
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   TimeoutError,
 } from "@redis/client";
+import type { SentinelConfig } from "../config.js";
 import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 
-export type Redis = RedisClientType;
+/** One standalone node-redis connection. */
+export type RedisClient = RedisClientType;
+
+/**
+ * The commands the stores use. A standalone client, a Sentinel-managed primary (createSentinel)
+ * and its leased connections all have them with the same signatures, so the stores run unchanged
+ * on every topology; a new command used by a store is added here.
+ */
+export type Redis = Pick<
+  RedisClientType,
+  | "get"
+  | "set"
+  | "del"
+  | "exists"
+  | "expire"
+  | "pExpire"
+  | "ttl"
+  | "mGet"
+  | "incr"
+  | "eval"
+  | "evalSha"
+  | "hGet"
+  | "hGetAll"
+  | "hKeys"
+  | "hmGet"
+  | "hSet"
+  | "hDel"
+  | "sAdd"
+  | "sRem"
+  | "sCard"
+  | "sMembers"
+  | "sIsMember"
+  | "xAdd"
+  | "xRange"
+  | "xRevRange"
+  | "xRead"
+  | "xInfoStream"
+  | "ping"
+  | "info"
+  | "publish"
+  | "wait"
+>;
+
+/**
+ * What @socket.io/redis-adapter calls. Typed after the Sentinel's signatures, which are the looser
+ * ones: a standalone client has them too.
+ */
+export type PubSubClient = Pick<
+  RedisSentinelType,
+  "publish" | "subscribe" | "pSubscribe" | "sSubscribe" | "unsubscribe" | "pUnsubscribe" | "sUnsubscribe"
+>;
+
 type SocketOptions = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["socket"]>;
 
 export interface RedisOptions {
@@ -36,7 +89,7 @@ export interface RedisOptions {
    * for each createClient, about 20 ms of a starting worker's CPU, while a duplicate shares its
    * parent's. Only the class is shared; the options here still apply.
    */
-  like?: Redis;
+  like?: RedisClient;
 }
 
 /**
@@ -47,20 +100,65 @@ export interface RedisOptions {
  * of what it stores at saturation, and a PING queued behind them waited over 5 s, so the
  * connection was dropped as hung (docs/performance.md, B6). 1 MB holds about 2,000 sends.
  */
-const WRITE_BUFFER_BYTES = 1 << 20;
+export const WRITE_BUFFER_BYTES = 1 << 20;
+
+/** Reconnect backoff of every node connection: quick at first, at most 2 s, with jitter. */
+export const reconnectDelay = (retries: number): number => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100);
+
+/** Every Redis connection a worker holds, whatever the topology. */
+export interface RedisClients {
+  /** Commands of every store; after a failover, the new primary's. */
+  readonly main: Redis;
+  /** A connection of its own for blocking reads (XREAD BLOCK), on the same primary. */
+  readonly blocking: Redis;
+  /** The socket.io adapter's publishing and subscribing clients (the subscriber made on first call). */
+  adapterClients(): Promise<{ pub: PubSubClient; sub: PubSubClient }>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+export type RedisTarget = { url: string; sentinel?: undefined } | { url?: undefined; sentinel: SentinelConfig };
+
+/**
+ * The one client factory: a standalone Redis by URL, or a Sentinel-managed primary. Commands fail
+ * fast with an outage error (E_UNAVAILABLE for the client) while the primary is unreachable.
+ */
+export async function connectRedisClients(target: RedisTarget, log: Logger): Promise<RedisClients> {
+  if (target.sentinel) {
+    const { connectSentinelClients } = await import("./redis-sentinel.js");
+    return connectSentinelClients(target.sentinel, log);
+  }
+  const url = target.url;
+  const main = await connectRedis({ url, name: "main", log });
+  const feed = await connectRedis({ url, name: "feed", log, like: main });
+  const all: RedisClient[] = [main, feed];
+  return {
+    main,
+    blocking: feed,
+    async adapterClients() {
+      // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.
+      const sub = await connectRedis({ url, name: "adapter-sub", log, failFast: false, watched: false, like: main });
+      all.push(sub);
+      return { pub: main, sub };
+    },
+    async close() {
+      await Promise.allSettled(all.map((client) => closeRedis(client)));
+    },
+  };
+}
 
 /** Creates and connects a node-redis client that has an error listener (else an error kills the process). */
-export async function connectRedis({ url, name, log, failFast = true, watched = true, like }: RedisOptions): Promise<Redis> {
+export async function connectRedis({ url, name, log, failFast = true, watched = true, like }: RedisOptions): Promise<RedisClient> {
   // node-redis hands these on to net.createConnection, whose Socket takes a stream's options too.
   const socket: SocketOptions & Pick<DuplexOptions, "writableHighWaterMark"> = {
     connectTimeout: 5000,
     writableHighWaterMark: WRITE_BUFFER_BYTES,
-    reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
+    reconnectStrategy: reconnectDelay,
   };
   // Every option is given, so a duplicate inherits none of its parent's (an empty commandOptions
   // keeps node-redis's per-command timeout).
   const options = { url, name, disableOfflineQueue: failFast, commandOptions: watched ? { timeout: 0 } : {}, socket };
-  const client: Redis = like ? like.duplicate(options) : createClient(options);
+  const client: RedisClient = like ? like.duplicate(options) : createClient(options);
   let down = false;
   client.on("error", (err: Error) => {
     if (!down) log.warn({ client: name, err: err.message }, "redis connection error");
@@ -76,7 +174,7 @@ export async function connectRedis({ url, name, log, failFast = true, watched = 
 }
 
 /** How long a PING may stay unanswered before Redis counts as hung, and how often one is sent. */
-const HANG_TIMEOUT_MS = 5000;
+export const HANG_TIMEOUT_MS = 5000;
 const PING_EVERY_MS = 1000;
 
 /**
@@ -88,7 +186,7 @@ const PING_EVERY_MS = 1000;
  * command (E_UNAVAILABLE), and opened again; meanwhile commands fail at once (failFast).
  * Blocking reads shorter than the timeout (the feed's XREAD BLOCK) only delay the PING.
  */
-function watchForHang(client: Redis, name: string, log: Logger): void {
+function watchForHang(client: RedisClient, name: string, log: Logger): void {
   let pingSince: number | undefined;
   let reconnecting = false;
   const reconnect = (): void => {
@@ -141,7 +239,7 @@ const OUTAGES = [
  * Redis that is down is only told to stop: awaiting its close() would wait for replies that never
  * come, and destroy() rejects node-redis's own queued handshake commands, which nobody handles.
  */
-export async function closeRedis(client: Redis, timeoutMs = 2000): Promise<void> {
+export async function closeRedis(client: RedisClient, timeoutMs = 2000): Promise<void> {
   if (!client.isOpen) return;
   if (!client.isReady) {
     client.close().catch(() => undefined);

@@ -20,10 +20,14 @@ export interface RoomStore {
 export function createRoomStore(redis: Redis, keys: Keys): RoomStore {
   return {
     async join(user, room) {
-      await guarded(() => redis.multi().sAdd(keys.userRooms(user), room).sAdd(keys.roomMembers(room), user).sAdd(keys.rooms, room).exec());
+      // Sent together, not as one transaction: each add is idempotent, a failed join is retried
+      // whole, and the keys need not share a hash slot (Redis Cluster).
+      await guarded(() =>
+        Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user), redis.sAdd(keys.rooms, room)]),
+      );
     },
     async leave(user, room) {
-      await guarded(() => redis.multi().sRem(keys.userRooms(user), room).sRem(keys.roomMembers(room), user).exec());
+      await guarded(() => Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]));
     },
     async roomsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();

@@ -7,13 +7,17 @@ import type { Redis } from "./redis.js";
 export async function maxDeletedId(redis: Redis, key: string): Promise<string> {
   let info: unknown;
   try {
-    info = await redis.sendCommand(["XINFO", "STREAM", key]);
+    info = await redis.xInfoStream(key);
   } catch (err) {
     if (err instanceof Error && /no such key/i.test(err.message)) return "0-0";
     throw err;
   }
-  // RESP2 answers a flat [field, value, ...] array, RESP3 a map.
-  const fields: unknown[] = Array.isArray(info) ? info : Object.entries(info as Record<string, unknown>).flat();
+  // RESP2 answers a flat [field, value, ...] array, RESP3 a map (an object, or a Map if typeMapping asks).
+  const fields: unknown[] = Array.isArray(info)
+    ? info
+    : info instanceof Map
+      ? [...info.entries()].flat()
+      : Object.entries(info as Record<string, unknown>).flat();
   const at = fields.indexOf("max-deleted-entry-id");
   return at >= 0 ? String(fields[at + 1]) : "0-0";
 }

@@ -16,7 +16,8 @@ import { createKeys } from "../store/keys.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
-import { closeRedis, connectRedis, type Redis } from "../store/redis.js";
+import { connectRedisClients, type RedisClients, type RedisTarget } from "../store/redis.js";
+import { replicaConfirmer } from "../store/replication.js";
 import { createRoomStore } from "../store/rooms.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
@@ -62,13 +63,12 @@ export interface StopOptions {
  * concrete objects are wired together; tests build as many as they need in one process.
  */
 export async function createWorker(config: Config, log: Logger): Promise<ChatWorker> {
-  const url = config.redisUrl ?? config.redisLocalUrl;
+  const target: RedisTarget = config.redisSentinel ? { sentinel: config.redisSentinel } : { url: config.redisUrl ?? config.redisLocalUrl };
   const instance = `${config.hostName}/${process.pid}`;
   const keys = createKeys(config.redisPrefix);
-  const redis = await connectRedis({ url, name: "main", log });
-  const feedClient = await connectRedis({ url, name: "feed", log, like: redis });
-  const clients: Redis[] = [redis, feedClient];
-  const { adapter, subscribed } = await buildAdapter(config, redis, log, clients);
+  const clients = await connectRedisClients(target, log);
+  const redis = clients.main;
+  const { adapter, subscribed } = await buildAdapter(config, clients, log);
 
   const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
   const session = createSessionMiddleware(config, createSessionStore(redis, keys, config.sessionIdleSeconds), secret);
@@ -80,6 +80,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     historyLimit: config.limits.historyLimit,
     feedLimit: FEED_LIMIT,
     dedupeSeconds: DEDUPE_SECONDS,
+    replicas: config.redisWait.replicas > 0 ? replicaConfirmer(redis, config.redisWait, log) : undefined,
   });
 
   let accepting = false;
@@ -87,7 +88,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   let realtime: Realtime | undefined;
   // Started before socket.io exists: until then there are no sockets to deliver to.
   const feed = await startFeedReader(
-    feedClient,
+    clients.blocking,
     redis,
     keys,
     {
@@ -154,12 +155,12 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
       live.announcer.stop();
       await feed.stop();
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
-      await Promise.allSettled(clients.map((client) => closeRedis(client)));
+      await clients.close();
     },
   };
 }
 
-async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: Redis[]) {
+async function buildAdapter(config: Config, clients: RedisClients, log: Logger) {
   const none = async () => undefined;
   if (config.adapter === "cluster") {
     // Loaded only when chosen: every module a worker loads is CPU its replacement spends booting
@@ -167,17 +168,8 @@ async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: 
     const { createAdapter: createClusterAdapter } = await import("@socket.io/cluster-adapter");
     return { adapter: cluster.isWorker ? createClusterAdapter() : undefined, subscribed: none };
   }
-  // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.
-  const sub = await connectRedis({
-    url: config.redisUrl ?? config.redisLocalUrl,
-    name: "adapter-sub",
-    log,
-    failFast: false,
-    watched: false,
-    like: redis,
-  });
-  clients.push(sub);
-  const publisher = adapterPublisher(redis, (err) => log.debug({ err }, "broadcast to other workers dropped"));
+  const { pub, sub } = await clients.adapterClients();
+  const publisher = adapterPublisher(pub, (err) => log.debug({ err }, "broadcast to other workers dropped"));
   const subscriber = adapterSubscriber(sub);
   const adapter = createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
   return { adapter, subscribed: subscriber.subscribed };

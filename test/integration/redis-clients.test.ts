@@ -1,6 +1,6 @@
 import t from "tap";
 import { createLogger } from "../../src/lib/logger.js";
-import { closeRedis, connectRedis, isRedisUnavailable, type Redis } from "../../src/store/redis.js";
+import { closeRedis, connectRedis, isRedisUnavailable, type RedisClient } from "../../src/store/redis.js";
 import { startRedis } from "../helpers/redis.js";
 import { until } from "../helpers/until.js";
 
@@ -8,7 +8,7 @@ const log = createLogger("silent", "worker");
 
 t.test("a client made like another keeps its own name and its own offline behaviour", async (t) => {
   const redis = await startRedis();
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   t.teardown(async () => {
     for (const client of clients) await closeRedis(client);
     await redis.stop();

@@ -2,7 +2,7 @@ import { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { createLogger } from "../../src/lib/logger.js";
-import { closeRedis, connectRedis, isRedisUnavailable, type Redis } from "../../src/store/redis.js";
+import { closeRedis, connectRedis, isRedisUnavailable, type RedisClient } from "../../src/store/redis.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 
 const log = createLogger("silent", "worker");
@@ -17,7 +17,7 @@ async function outcome(command: Promise<unknown>): Promise<{ value?: unknown; er
   }
 }
 
-async function setUp(t: Test): Promise<{ redis: TestRedis; client: Redis }> {
+async function setUp(t: Test): Promise<{ redis: TestRedis; client: RedisClient }> {
   const redis = await startRedis();
   const client = await connectRedis({ url: redis.url, name: "hang-test", log });
   t.teardown(async () => {

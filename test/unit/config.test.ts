@@ -88,3 +88,47 @@ t.test("loadConfig > malloc variables the operator set > inherited as they are, 
   t.notOk("MALLOC_ARENA_MAX" in env, "cluster.fork passes the operator's value on by itself");
   t.equal(env.MALLOC_TRIM_THRESHOLD_, MALLOC_TUNING.MALLOC_TRIM_THRESHOLD_);
 });
+
+t.test("loadConfig > REDIS_SENTINELS with a name > Sentinel topology, no REDIS_URL", async (t) => {
+  const config = loadConfig({
+    REDIS_SENTINELS: "10.0.0.1:26379, sentinel-b:26380,[::1]:26381",
+    REDIS_SENTINEL_NAME: "chat",
+    REDIS_PASSWORD: "node-secret",
+    REDIS_SENTINEL_PASSWORD: "sentinel-secret",
+    REDIS_TLS: "true",
+  });
+  t.equal(config.redisUrl, undefined);
+  t.same(config.redisSentinel, {
+    sentinels: [
+      { host: "10.0.0.1", port: 26379 },
+      { host: "sentinel-b", port: 26380 },
+      { host: "::1", port: 26381 },
+    ],
+    name: "chat",
+    password: "node-secret",
+    sentinelPassword: "sentinel-secret",
+    tls: true,
+  });
+  t.equal(loadConfig({}).redisSentinel, undefined);
+});
+
+t.test("loadConfig > bad Sentinel settings > each named", async (t) => {
+  t.match(problemsOf({ REDIS_SENTINELS: "10.0.0.1:26379" }), [/REDIS_SENTINEL_NAME: required/]);
+  t.match(problemsOf({ REDIS_SENTINELS: "10.0.0.1", REDIS_SENTINEL_NAME: "chat" }), [/REDIS_SENTINELS: "10.0.0.1" is not host:port/]);
+  t.match(problemsOf({ REDIS_SENTINELS: "h:70000", REDIS_SENTINEL_NAME: "chat" }), [/REDIS_SENTINELS: "h:70000"/]);
+  t.match(problemsOf({ REDIS_SENTINELS: "h:1", REDIS_SENTINEL_NAME: "chat", REDIS_URL: "redis://x:6379" }), [/REDIS_URL: set either/]);
+  t.match(problemsOf({ REDIS_SENTINELS: "h:1", REDIS_SENTINEL_NAME: "chat", REDIS_TLS: "yes" }), [/REDIS_TLS: expected true or false/]);
+  const alone = problemsOf({ REDIS_SENTINEL_NAME: "chat", REDIS_PASSWORD: "p", REDIS_TLS: "true" });
+  for (const name of ["REDIS_SENTINEL_NAME", "REDIS_PASSWORD", "REDIS_TLS"]) {
+    t.ok(
+      alone.some((p) => p.startsWith(`${name}: only used with REDIS_SENTINELS`)),
+      `${name} without REDIS_SENTINELS reported`,
+    );
+  }
+});
+
+t.test("loadConfig > REDIS_WAIT_* > off by default, bounded", async (t) => {
+  t.same(loadConfig({}).redisWait, { replicas: 0, timeoutMs: 500 });
+  t.same(loadConfig({ REDIS_WAIT_REPLICAS: "1", REDIS_WAIT_TIMEOUT_MS: "250" }).redisWait, { replicas: 1, timeoutMs: 250 });
+  t.match(problemsOf({ REDIS_WAIT_REPLICAS: "-1", REDIS_WAIT_TIMEOUT_MS: "5000" }), [/REDIS_WAIT_REPLICAS/, /REDIS_WAIT_TIMEOUT_MS/]);
+});

@@ -1,0 +1,57 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import t from "tap";
+import { loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/lib/logger.js";
+import { connectRedisClients, isRedisUnavailable } from "../../src/store/redis.js";
+import { startSentinelSet } from "../helpers/sentinel.js";
+import { until } from "../helpers/until.js";
+
+const log = createLogger("silent", "worker");
+
+t.test("redis clients through Sentinel > primary killed > commands fail fast, then every client follows the new primary", async (t) => {
+  const set = await startSentinelSet();
+  t.teardown(() => set.stop());
+  const [primary, replica] = set.nodes;
+  if (!primary || !replica) throw new Error("no nodes");
+  const { redisSentinel } = loadConfig({ REDIS_SENTINELS: set.sentinelList, REDIS_SENTINEL_NAME: set.name });
+  if (!redisSentinel) throw new Error("no Sentinel config");
+  const clients = await connectRedisClients({ sentinel: redisSentinel }, log);
+  t.teardown(() => clients.close());
+  const { pub, sub } = await clients.adapterClients();
+  const heard: string[] = [];
+  await sub.subscribe("ha:channel", (message) => heard.push(message));
+
+  await clients.main.set("ha:key", "before");
+  t.equal(await clients.main.wait(1, 1000), 1, "the replica confirms the write (WAIT)");
+  await pub.publish("ha:channel", "before");
+  await until(() => heard.includes("before"), "the subscriber hears the primary");
+
+  await primary.kill();
+  // The first command may be the one that finds the connection gone; the gate fails the next at once.
+  await clients.main.get("ha:key").catch(() => undefined);
+  const started = Date.now();
+  const refused = await clients.main.get("ha:key").then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  t.ok(isRedisUnavailable(refused), "a command while the primary is gone fails as an outage (E_UNAVAILABLE)");
+  t.ok(Date.now() - started < 1000, `and fails fast (${Date.now() - started} ms)`);
+
+  // After the promotion, commands, the blocking connection and pub/sub all reach the new primary.
+  let value: string | null = null;
+  for (let i = 0; i < 150 && value === null; i++) {
+    value = await clients.main.get("ha:key").catch(() => null);
+    if (value === null) await sleep(100);
+  }
+  t.equal(value, "before", "the acknowledged write is on the new primary");
+  t.equal(await set.primaryPort(), replica.port, "the replica was promoted");
+  await clients.main.xAdd("ha:stream", "*", { a: "1" });
+  const read = await clients.blocking.xRead({ key: "ha:stream", id: "0-0" }, { BLOCK: 100, COUNT: 1 });
+  t.ok(JSON.stringify(read).includes('"a":"1"'), "the blocking connection reads from the new primary");
+  let published = 0;
+  for (let i = 0; i < 100 && !heard.includes("after"); i++) {
+    published += await pub.publish("ha:channel", "after").catch(() => 0);
+    await sleep(100);
+  }
+  t.ok(heard.includes("after") && published > 0, "the subscriber was re-subscribed on the new primary");
+});

@@ -7,7 +7,6 @@ import type { Config } from "../config.js";
 import type { Logger } from "../lib/logger.js";
 import { dispatchHandOffs, stopReadingAtHandOff } from "./hand-off.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
-import { trimAfterHandOffs } from "./malloc-trim.js";
 import { serveHostMetrics } from "./metrics.js";
 import { Supervisor } from "./supervisor.js";
 
@@ -42,7 +41,6 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   setupMaster(server, { loadBalancingMethod: "least-connection" });
   stopReadingAtHandOff(server);
   const handOffs = dispatchHandOffs();
-  const stopTrimming = trimAfterHandOffs(handOffs.handedOff, log);
   if (config.adapter === "cluster") setupClusterAdapterPrimary();
   serveHostMetrics();
   // sticky 2.x passes the first chunk as a Buffer: without "advanced", requests hang silently.
@@ -89,7 +87,6 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     }, config.shutdownTimeoutMs + 5000);
     deadline.unref();
     server.close();
-    stopTrimming();
     supervisor
       .shutdown()
       .then(() => embedded?.stop())

@@ -7,6 +7,7 @@ import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
+import { isPrimaryMessage, sendToPrimary } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
@@ -21,7 +22,7 @@ import { createRoomStore } from "../store/rooms.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
-import { routeStickily } from "./sticky-routing.js";
+import { takeRoutedConnections } from "./routed-connections.js";
 
 /** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
 const FEED_LIMIT = 100_000;
@@ -183,13 +184,10 @@ async function buildAdapter(config: Config, redis: Redis, log: Logger, clients: 
   return { adapter, subscribed: subscriber.subscribed };
 }
 
-/** What the primary's supervisor tells a worker (supervisor.ts). */
-type PrimaryMessage = { type: "worker:shutdown"; timeoutMs: number } | { type: "hand-off:backlog"; connections: number };
-
 /** Runs a worker under the cluster primary: connections arrive over IPC, never via listen(). */
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const worker = await createWorker(config, log);
-  routeStickily(worker.realtime.io);
+  takeRoutedConnections(worker.server, worker.realtime.io.engine, cluster.worker?.id ?? 0);
   let stopping = false;
   let backlog = 0;
   const stop = (reason: string, timeoutMs = config.shutdownTimeoutMs) => {
@@ -198,7 +196,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log.info({ reason, timeoutMs }, "worker stopping");
     const force = setTimeout(() => process.exit(0), timeoutMs);
     force.unref();
-    worker.stop({ onDrained: () => process.send?.({ type: "worker:drained" }), timeoutMs, backlog: () => backlog }).then(
+    worker.stop({ onDrained: () => sendToPrimary({ type: "worker:drained" }), timeoutMs, backlog: () => backlog }).then(
       () => process.exit(0),
       (err: Error) => {
         log.error({ err }, "worker stop failed");
@@ -206,14 +204,15 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
       },
     );
   };
-  process.on("message", (message: PrimaryMessage | undefined) => {
-    if (message?.type === "worker:shutdown") stop("asked by primary", message.timeoutMs);
-    if (message?.type === "hand-off:backlog") backlog = message.connections;
+  process.on("message", (message: unknown) => {
+    if (!isPrimaryMessage(message)) return;
+    if (message.type === "worker:shutdown") stop("asked by primary", message.timeoutMs);
+    if (message.type === "router:backlog") backlog = message.connections;
   });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   // The primary is gone (killed): nobody will hand us connections any more.
   process.on("disconnect", () => stop("primary gone"));
-  process.send?.({ type: "worker:ready", instance: worker.instance });
+  sendToPrimary({ type: "worker:ready", instance: worker.instance });
   log.info({ instance: worker.instance, adapter: config.adapter }, "worker ready");
 }

@@ -30,10 +30,10 @@ const DEDUPE_SECONDS = 86_400;
 /** The part of its time limit a stopping worker may spend sending its clients away. */
 const DRAIN_SHARE = 0.6;
 /**
- * How long a drained worker keeps its presence counts, so that the clients it sent away are
+ * How long a worker that sent clients away keeps its presence counts, so that those clients are
  * counted on their new workers first: its users then never show offline for a second. A client
  * retries after 0.25-0.75 s, and its handshake takes milliseconds. At most HANDOVER_SHARE of the
- * budget.
+ * budget; a worker that had no clients skips it.
  */
 const PRESENCE_HANDOVER_MS = 2000;
 const HANDOVER_SHARE = 0.2;
@@ -146,14 +146,19 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     async stop({ onDrained, timeoutMs = config.shutdownTimeoutMs, backlog = () => 0 } = {}) {
       accepting = false;
       // The budget: up to 60 % sending clients away, up to 20 % handing presence over, the rest
-      // for closing Redis and exiting.
+      // for closing Redis and exiting. Each step takes only as long as its work: an idle worker
+      // stops at once.
+      const sentAway = live.io.of("/").sockets.size;
       await live.drain({ budgetMs: timeoutMs * DRAIN_SHARE, backlog });
       onDrained?.();
-      await sleep(Math.min(PRESENCE_HANDOVER_MS, timeoutMs * HANDOVER_SHARE));
+      if (sentAway > 0) await sleep(Math.min(PRESENCE_HANDOVER_MS, timeoutMs * HANDOVER_SHARE));
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
-      await feed.stop();
+      const feedStopped = feed.stop();
+      // Its blocking read would otherwise hold the stop for up to its block time.
+      feedClient.destroy();
+      await feedStopped;
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
       await Promise.allSettled(clients.map((client) => closeRedis(client)));
     },

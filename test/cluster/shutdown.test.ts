@@ -1,7 +1,8 @@
 /**
  * SIGTERM stops the real server (`node dist/src/main.js`) promptly: it drains for as long as there
  * are clients to send away, and no longer. The bounds are generous so that they hold on a busy
- * machine; the measured times are printed as comments.
+ * machine (unloaded: about 0.2 s idle, 2.3 s with sockets, which keep their presence 2 s); the
+ * measured times are printed as comments.
  */
 import t from "tap";
 import { type ChatClient, connect, registerUser } from "../helpers/clients.js";
@@ -23,7 +24,7 @@ async function stopTimed(cluster: TestCluster): Promise<{ code: number | null; m
 }
 
 t.test("shutdown > SIGTERM on an idle server > exits 0 within 3 s", async (t) => {
-  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "s1:" });
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "s1:", SHUTDOWN_TIMEOUT_MS: "30000" });
   t.teardown(() => cluster.stop());
   const pids = workerPids(cluster);
   const { code, ms } = await stopTimed(cluster);
@@ -33,8 +34,9 @@ t.test("shutdown > SIGTERM on an idle server > exits 0 within 3 s", async (t) =>
   for (const pid of pids) t.notOk(alive(pid), `worker ${pid} gone`);
 });
 
-t.test("shutdown > SIGTERM with 3 open sockets > they are sent away and the server exits 0 within 6 s", async (t) => {
-  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "s2:" });
+t.test("shutdown > SIGTERM with 3 open sockets > they are sent away and the server exits 0 within 8 s", async (t) => {
+  // A budget far above the bound: a drain that waited for its budget would fail.
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "s2:", SHUTDOWN_TIMEOUT_MS: "30000" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
   const sockets: ChatClient[] = [];
@@ -47,5 +49,5 @@ t.test("shutdown > SIGTERM with 3 open sockets > they are sent away and the serv
   t.comment(`server with 3 sockets stopped in ${ms} ms`);
   await sentAway;
   t.equal(code, 0);
-  t.ok(ms < 6000, `stopped in ${ms} ms`);
+  t.ok(ms < 8000, `stopped in ${ms} ms`);
 });

@@ -97,7 +97,9 @@ export function createRouter(server: Server, { maxBodyBytes, log }: RouterOption
       const request = firstRequest(buffered, maxBodyBytes);
       if (request.state === "partial") return;
       socket.off("data", onData);
-      // Nothing more is read here: bytes the primary read after this would never reach the worker.
+      // Bytes read here from now on would never reach the worker. A client sends none until it has
+      // its answer; Node closes the primary's copy of the socket when the worker acknowledges it,
+      // which the worker does before it answers.
       socket.pause();
       if (request.state === "refused") refuse(socket, request.status);
       else if (closed) socket.destroy();

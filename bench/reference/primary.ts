@@ -8,7 +8,6 @@ import cluster, { type Worker } from "node:cluster";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setupMaster } from "@socket.io/sticky";
-import { stopReadingAtHandOff } from "../../src/primary/hand-off.js";
 import type { ReferenceConfig } from "./main.js";
 
 const log = (msg: string, extra: Record<string, unknown> = {}): void => {
@@ -21,8 +20,6 @@ export function runPrimary(config: ReferenceConfig): void {
   cluster.setupPrimary({ serialization: "advanced" });
   const server = createServer();
   setupMaster(server, { loadBalancingMethod: "least-connection" });
-  // Else a client's first packets after the upgrade can be lost in the primary (see hand-off.ts).
-  stopReadingAtHandOff(server);
   // The sticky router never answers HTTP itself; a client that resets mid-request must not crash us.
   server.on("clientError", (_err, socket) => socket.destroy());
 

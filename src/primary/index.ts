@@ -1,14 +1,11 @@
 import cluster from "node:cluster";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { setupPrimary as setupClusterAdapterPrimary } from "@socket.io/cluster-adapter";
-import { setupMaster } from "@socket.io/sticky";
 import type { Config } from "../config.js";
 import type { Logger } from "../lib/logger.js";
-import { dispatchHandOffs, stopReadingAtHandOff } from "./hand-off.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
-import { trimAfterHandOffs } from "./malloc-trim.js";
 import { serveHostMetrics } from "./metrics.js";
+import { createRouter } from "./router.js";
 import { Supervisor } from "./supervisor.js";
 
 /**
@@ -17,21 +14,18 @@ import { Supervisor } from "./supervisor.js";
  * miss their handshake timeout. The kernel caps this at net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
+/**
+ * The largest request body the primary holds before it hands the connection over; larger ones get
+ * 413. The app reads at most 16 KB (the JSON API); socket.io's polling POSTs up to SOCKET_MAX_BYTES.
+ */
+const MAX_BODY_BYTES = 64 * 1024;
 
 /** Errors a client can provoke on a socket the primary holds; they must never take the host down. */
-const CLIENT_ERRORS = new Set([
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ECONNABORTED",
-  "ERR_STREAM_DESTROYED",
-  "ERR_IPC_CHANNEL_CLOSED",
-  "HPE_INVALID_METHOD",
-]);
+const CLIENT_ERRORS = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ERR_STREAM_DESTROYED", "ERR_IPC_CHANNEL_CLOSED"]);
 
 /**
- * The primary: owns the listening socket and routes each connection to a worker (@socket.io/sticky:
- * by engine.io sid, else least-connection). It has no app, no socket.io server and no Redis client.
+ * The primary: owns the listening socket and routes each connection to a worker (router.ts: by
+ * engine.io session, else least-connection). It has no app, no socket.io server and no Redis client.
  */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const embedded = await resolveRedis(config, log);
@@ -40,13 +34,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const server = createServer();
   guardSockets(server, log);
-  setupMaster(server, { loadBalancingMethod: "least-connection" });
-  stopReadingAtHandOff(server);
-  const handOffs = dispatchHandOffs();
-  const stopTrimming = trimAfterHandOffs(handOffs.handedOff, log);
+  const router = createRouter(server, { maxBodyBytes: Math.max(MAX_BODY_BYTES, config.limits.socketMaxBytes), log });
   if (config.adapter === "cluster") setupClusterAdapterPrimary();
   serveHostMetrics();
-  // sticky 2.x passes the first chunk as a Buffer: without "advanced", requests hang silently.
+  // The router passes the bytes it read as a Buffer, which the default JSON serialization would mangle.
   cluster.setupPrimary({ serialization: "advanced" });
 
   const supervisor = new Supervisor({
@@ -54,7 +45,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     env: { ...config.workerMalloc, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     restartTimeoutMs: config.restartTimeoutMs,
-    backlog: handOffs.backlog,
+    router,
     startTimeoutMs: 30_000,
     log,
   });
@@ -90,7 +81,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     }, config.shutdownTimeoutMs + 5000);
     deadline.unref();
     server.close();
-    stopTrimming();
+    router.close();
     supervisor
       .shutdown()
       .then(() => embedded?.stop())
@@ -132,5 +123,4 @@ function guardSockets(server: Server, log: Logger): void {
     // Half-open connections that never send a request would otherwise be held forever.
     socket.setTimeout(120_000, () => socket.destroy());
   });
-  server.on("clientError", (_err, socket) => socket.destroy());
 }

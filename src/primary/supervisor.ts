@@ -1,6 +1,8 @@
 import cluster, { type Worker } from "node:cluster";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isWorkerMessage, sendToWorker } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
+import type { Router } from "./router.js";
 
 export interface SupervisorOptions {
   workers: number;
@@ -10,14 +12,12 @@ export interface SupervisorOptions {
   shutdownTimeoutMs: number;
   /** The same in a rolling restart, where the drain follows the pace of the new workers. */
   restartTimeoutMs: number;
-  /** Connections waiting for a worker to take them (hand-off.ts). */
-  backlog(): number;
+  /** Routes connections to the workers that are ready and not draining. */
+  router: Pick<Router, "add" | "remove" | "backlog">;
   /** How long a new worker may take to report ready. */
   startTimeoutMs: number;
   log: Logger;
 }
-
-type WorkerMessage = { type?: string; instance?: string };
 
 const CRASH_WINDOW_MS = 60_000;
 /** How often a draining worker hears the backlog of the workers taking its clients over. */
@@ -30,7 +30,7 @@ const MAX_BACKOFF_MS = 30_000;
  */
 export class Supervisor {
   private readonly intended = new WeakSet<Worker>();
-  /** Every live worker, routable or not (cluster.workers holds only the routable ones). */
+  /** Every live worker, whether it takes new connections or not. */
   private readonly live = new Set<Worker>();
   private readonly crashes: number[] = [];
   private stopping = false;
@@ -47,7 +47,7 @@ export class Supervisor {
   /**
    * SIGHUP: replaces each worker in turn, the next only once its replacement is ready and the old
    * one has sent its clients away (they reconnect to the new workers while it finishes exiting).
-   * The old one sends them no faster than the new ones take them: it hears the hand-off backlog.
+   * The old one sends them no faster than the new ones take them: it hears the router's backlog.
    */
   async rollingRestart(): Promise<void> {
     const old = [...this.live].filter((w) => !this.intended.has(w));
@@ -55,8 +55,8 @@ export class Supervisor {
     const exits: Promise<void>[] = [];
     const draining = new Set<Worker>();
     const tellBacklog = setInterval(() => {
-      const message = { type: "hand-off:backlog", connections: this.options.backlog() };
-      for (const worker of draining) if (!worker.isDead()) worker.send(message, () => undefined);
+      const connections = this.options.router.backlog();
+      for (const worker of draining) sendToWorker(worker, { type: "router:backlog", connections });
     }, BACKLOG_EVERY_MS);
     try {
       for (const [index, worker] of old.entries()) {
@@ -64,7 +64,7 @@ export class Supervisor {
         await this.fork();
         // From the first replacement on, new connections go to new workers only: a client sent away
         // by one old worker must not land on the next old one and be sent away again.
-        if (index === 0) for (const other of old) this.unroute(other);
+        if (index === 0) for (const other of old) this.options.router.remove(other);
         const { drained, exited } = this.retire(worker, this.options.restartTimeoutMs);
         draining.add(worker);
         exits.push(exited);
@@ -87,17 +87,14 @@ export class Supervisor {
   private fork(): Promise<Worker> {
     const worker = cluster.fork(this.options.env);
     this.live.add(worker);
-    // @socket.io/sticky routes to any entry of cluster.workers, and a connection handed to a worker
-    // that has not set up its IPC listener yet is lost (the client hangs until its timeout): the
-    // worker becomes routable only when it reports ready.
-    this.unroute(worker);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${worker.id} not ready in time`)), this.options.startTimeoutMs);
       timer.unref();
-      const onMessage = (message: WorkerMessage) => {
-        if (message?.type !== "worker:ready") return;
+      const onMessage = (message: unknown) => {
+        if (!isWorkerMessage(message) || message.type !== "worker:ready") return;
         cleanup();
-        if (!this.stopping && cluster.workers) cluster.workers[worker.id] = worker;
+        // A connection handed to a worker that has not set up its IPC listener yet would be lost.
+        if (!this.stopping) this.options.router.add(worker);
         this.options.log.info({ workerId: worker.id, instance: message.instance }, "worker ready");
         resolve(worker);
       };
@@ -121,7 +118,7 @@ export class Supervisor {
    */
   private retire(worker: Worker, timeoutMs: number): { drained: Promise<void>; exited: Promise<void> } {
     this.intended.add(worker);
-    this.unroute(worker);
+    this.options.router.remove(worker);
     const gone = new Promise<void>((resolve) => {
       if (worker.isDead()) resolve();
       else worker.once("exit", () => resolve());
@@ -131,13 +128,13 @@ export class Supervisor {
         worker.off("message", onMessage);
         resolve();
       };
-      const onMessage = (message: WorkerMessage) => {
-        if (message?.type === "worker:drained") done();
+      const onMessage = (message: unknown) => {
+        if (isWorkerMessage(message) && message.type === "worker:drained") done();
       };
       worker.on("message", onMessage);
       void gone.then(done);
     });
-    if (!worker.isDead()) worker.send({ type: "worker:shutdown", timeoutMs }, () => undefined);
+    sendToWorker(worker, { type: "worker:shutdown", timeoutMs });
     const exited = (async () => {
       const result = await Promise.race([gone.then(() => "exited" as const), sleep(timeoutMs)]);
       if (result !== "exited") {
@@ -147,11 +144,6 @@ export class Supervisor {
       }
     })();
     return { drained, exited };
-  }
-
-  /** Takes a worker out of sticky routing (Node itself removes it from cluster.workers once it exits). */
-  private unroute(worker: Worker): void {
-    if (cluster.workers) delete cluster.workers[worker.id];
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {

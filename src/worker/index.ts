@@ -7,6 +7,7 @@ import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
+import { isPrimaryMessage, sendToPrimary } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
@@ -22,7 +23,7 @@ import { createRoomStore } from "../store/rooms.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
-import { routeStickily } from "./sticky-routing.js";
+import { takeRoutedConnections } from "./routed-connections.js";
 
 /** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
 const FEED_LIMIT = 100_000;
@@ -30,10 +31,10 @@ const DEDUPE_SECONDS = 86_400;
 /** The part of its time limit a stopping worker may spend sending its clients away. */
 const DRAIN_SHARE = 0.6;
 /**
- * How long a drained worker keeps its presence counts, so that the clients it sent away are
+ * How long a worker that sent clients away keeps its presence counts, so that those clients are
  * counted on their new workers first: its users then never show offline for a second. A client
  * retries after 0.25-0.75 s, and its handshake takes milliseconds. At most HANDOVER_SHARE of the
- * budget.
+ * budget; a worker that had no clients skips it.
  */
 const PRESENCE_HANDOVER_MS = 2000;
 const HANDOVER_SHARE = 0.2;
@@ -146,14 +147,19 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     async stop({ onDrained, timeoutMs = config.shutdownTimeoutMs, backlog = () => 0 } = {}) {
       accepting = false;
       // The budget: up to 60 % sending clients away, up to 20 % handing presence over, the rest
-      // for closing Redis and exiting.
+      // for closing Redis and exiting. Each step takes only as long as its work: an idle worker
+      // stops at once.
+      const sentAway = live.io.of("/").sockets.size;
       await live.drain({ budgetMs: timeoutMs * DRAIN_SHARE, backlog });
       onDrained?.();
-      await sleep(Math.min(PRESENCE_HANDOVER_MS, timeoutMs * HANDOVER_SHARE));
+      if (sentAway > 0) await sleep(Math.min(PRESENCE_HANDOVER_MS, timeoutMs * HANDOVER_SHARE));
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
-      await feed.stop();
+      const feedStopped = feed.stop();
+      // Its blocking read would otherwise hold the stop for up to its block time.
+      feedClient.destroy();
+      await feedStopped;
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
       await clients.close();
     },
@@ -175,13 +181,10 @@ async function buildAdapter(config: Config, clients: RedisClients, log: Logger) 
   return { adapter, subscribed: subscriber.subscribed };
 }
 
-/** What the primary's supervisor tells a worker (supervisor.ts). */
-type PrimaryMessage = { type: "worker:shutdown"; timeoutMs: number } | { type: "hand-off:backlog"; connections: number };
-
 /** Runs a worker under the cluster primary: connections arrive over IPC, never via listen(). */
 export async function runWorker(config: Config, log: Logger): Promise<void> {
   const worker = await createWorker(config, log);
-  routeStickily(worker.realtime.io);
+  takeRoutedConnections(worker.server, worker.realtime.io.engine, cluster.worker?.id ?? 0);
   let stopping = false;
   let backlog = 0;
   const stop = (reason: string, timeoutMs = config.shutdownTimeoutMs) => {
@@ -190,7 +193,7 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
     log.info({ reason, timeoutMs }, "worker stopping");
     const force = setTimeout(() => process.exit(0), timeoutMs);
     force.unref();
-    worker.stop({ onDrained: () => process.send?.({ type: "worker:drained" }), timeoutMs, backlog: () => backlog }).then(
+    worker.stop({ onDrained: () => sendToPrimary({ type: "worker:drained" }), timeoutMs, backlog: () => backlog }).then(
       () => process.exit(0),
       (err: Error) => {
         log.error({ err }, "worker stop failed");
@@ -198,14 +201,15 @@ export async function runWorker(config: Config, log: Logger): Promise<void> {
       },
     );
   };
-  process.on("message", (message: PrimaryMessage | undefined) => {
-    if (message?.type === "worker:shutdown") stop("asked by primary", message.timeoutMs);
-    if (message?.type === "hand-off:backlog") backlog = message.connections;
+  process.on("message", (message: unknown) => {
+    if (!isPrimaryMessage(message)) return;
+    if (message.type === "worker:shutdown") stop("asked by primary", message.timeoutMs);
+    if (message.type === "router:backlog") backlog = message.connections;
   });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   // The primary is gone (killed): nobody will hand us connections any more.
   process.on("disconnect", () => stop("primary gone"));
-  process.send?.({ type: "worker:ready", instance: worker.instance });
+  sendToPrimary({ type: "worker:ready", instance: worker.instance });
   log.info({ instance: worker.instance, adapter: config.adapter }, "worker ready");
 }

@@ -142,7 +142,9 @@ t.test("primary > hostile client traffic > keeps serving", async (t) => {
     "GARBAGE\r\n\r\n",
     "GET / HTTP/1.1\r\n", // half a request, then reset
     'POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"a":', // body never finished
-    `GET /?sid=${"A".repeat(20)} HTTP/1.1\r\nHost: x\r\n\r\n`, // an unknown sticky sid
+    `GET /?sid=${"A".repeat(20)} HTTP/1.1\r\nHost: x\r\n\r\n`, // a sid that names no worker
+    `GET /socket.io/?EIO=4&transport=polling&sid=999.x HTTP/1.1\r\nHost: x\r\n\r\n`, // a worker that does not exist
+    "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc", // smuggling-shaped framing
     `GET / HTTP/1.1\r\nHost: x\r\nX: ${"y".repeat(70_000)}\r\n\r\n`, // oversized header
     "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS hello on the plain port
   ];

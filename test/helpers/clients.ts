@@ -63,8 +63,8 @@ const WELCOME_WITHIN_MS = 20_000;
  * Connects with a session cookie and resolves on `welcome`. Rejects on a refusal (the server's
  * `connect_error`, after which socket.io does not retry), and with `reconnection: false` on any
  * failure. With `reconnection: true` a transient failure is retried, as a browser's client does:
- * for instance a polling request that reaches the primary before the worker has told it the new
- * session id, is routed to the other worker and answered "Session ID unknown" (`xhr post error`).
+ * for instance a polling request whose worker died is routed to another worker and answered
+ * "Session ID unknown" (`xhr post error`).
  */
 export function connect(base: string, cookie: string | undefined, options: ConnectOptions = {}): Promise<Connected> {
   const socket: ChatClient = io(base, {

@@ -89,7 +89,11 @@ export async function startCluster(env: Record<string, string>): Promise<TestClu
     exited.then((code) => {
       throw new Error(`server exited with ${code}: ${stderr.slice(-2000)}`);
     }),
-  ]);
+  ]).catch((err: unknown) => {
+    // No caller will stop a server that never reported listening: it must not outlive the test.
+    proc.kill("SIGKILL");
+    throw err;
+  });
   return {
     url: listening.url as string,
     proc,

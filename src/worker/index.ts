@@ -156,10 +156,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
-      const feedStopped = feed.stop();
-      // Its blocking read would otherwise hold the stop for up to its block time.
-      feedClient.destroy();
-      await feedStopped;
+      await feed.stop();
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
       await clients.close();
     },

@@ -7,6 +7,7 @@ import type { ClientToServerEvents } from "./events.js";
 import { messageListeners } from "./messages.js";
 import { type Announcer, presenceListeners } from "./presence.js";
 import { roomListeners } from "./rooms.js";
+import { searchListeners } from "./search.js";
 import { typingListeners } from "./typing.js";
 import { answer, type Listeners, type SocketListener } from "./with-ack.js";
 
@@ -26,6 +27,7 @@ export function connectionHandler(
     ...messageListeners(deps),
     ...presenceListeners(deps),
     ...typingListeners(io, deps),
+    ...searchListeners(deps),
   };
   const byEvent = new Map(Object.entries(listeners) as [keyof ClientToServerEvents, SocketListener][]);
   // One catch-all listener per socket instead of one per event: EventEmitter keeps a socket's

@@ -6,6 +6,7 @@ import type { MessageStore } from "../store/messages.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { RoomStore } from "../store/rooms.js";
+import type { SearchStore } from "../store/search.js";
 import type { UserStore } from "../store/users.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
@@ -36,6 +37,7 @@ export interface RealtimeDeps {
   presence: PresenceStore;
   limiter: RateLimiter;
   counters: Counters;
+  search: SearchStore;
 }
 
 /** The socket.io room of every socket of one login session (logout ends them all). */

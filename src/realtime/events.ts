@@ -42,6 +42,14 @@ export interface ClientToServerEvents {
   "rooms:list": (payload: Record<string, never>, ack: AckFn<{ rooms: RoomSummary[] }>) => void;
   "presence:list": (payload: Record<string, never>, ack: AckFn<{ users: string[] }>) => void;
   typing: (payload: { to: string }) => void;
+  /** Words in the user's conversations, newest first; `before` is the `next` of the previous page. */
+  search: (payload: { query: string; before?: string; limit?: number }, ack: AckFn<SearchResult>) => void;
+}
+
+export interface SearchResult {
+  messages: Message[];
+  /** Present when older entries remain unread: send it back as `before` for the next page. */
+  next?: string;
 }
 
 export interface Welcome {

@@ -18,6 +18,7 @@ import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
 import { closeRedis, connectRedis, type Redis } from "../store/redis.js";
 import { createRoomStore } from "../store/rooms.js";
+import { createSearchStore } from "../store/search.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
@@ -128,6 +129,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     presence,
     limiter,
     counters,
+    search: createSearchStore(redis, keys),
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
     syncFeed: (timeoutMs) => feed.sync(timeoutMs),

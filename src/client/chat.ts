@@ -11,6 +11,7 @@ import { Connection, RequestError } from "./connection.js";
 import { byId, h } from "./dom.js";
 import { type HistoryState, MessageList } from "./message-list.js";
 import { Outbox, type OutboxEntry } from "./outbox.js";
+import { SearchPanel } from "./search-panel.js";
 import { type ConversationItem, Sidebar } from "./sidebar.js";
 import { safeStorage } from "./storage.js";
 import { Store } from "./store.js";
@@ -170,6 +171,29 @@ const composer = new Composer(
   {
     send: (text) => outbox.add(active, text),
     typing: () => announcer.keystroke(active),
+  },
+);
+
+new SearchPanel(
+  {
+    form: byId("search-form", HTMLFormElement),
+    input: byId("search-input", HTMLInputElement),
+    results: byId("search-results", HTMLOListElement),
+    more: byId("search-more", HTMLButtonElement),
+    status: byId("search-status", HTMLElement),
+  },
+  {
+    search: (query, before) => connection.request("search", before === undefined ? { query } : { query, before }),
+    open: (conversation) => {
+      const name = normalize(conversation);
+      if (!isRoom(name)) {
+        store.rememberName(conversation.slice(1));
+        closedDirects.reopen(name);
+      }
+      open(name);
+    },
+    label: (conversation) => label(normalize(conversation)),
+    describe,
   },
 );
 

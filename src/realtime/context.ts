@@ -5,6 +5,7 @@ import type { Counters } from "../lib/metrics.js";
 import type { MessageStore } from "../store/messages.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
+import type { ReadStateStore } from "../store/read-state.js";
 import type { RoomStore } from "../store/rooms.js";
 import type { SearchStore } from "../store/search.js";
 import type { UserStore } from "../store/users.js";
@@ -38,6 +39,7 @@ export interface RealtimeDeps {
   limiter: RateLimiter;
   counters: Counters;
   search: SearchStore;
+  readState: ReadStateStore;
 }
 
 /** The socket.io room of every socket of one login session (logout ends them all). */

@@ -16,6 +16,7 @@ import { createKeys } from "../store/keys.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
+import { createReadStateStore } from "../store/read-state.js";
 import { closeRedis, connectRedis, type Redis } from "../store/redis.js";
 import { createRoomStore } from "../store/rooms.js";
 import { createSearchStore } from "../store/search.js";
@@ -130,6 +131,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     limiter,
     counters,
     search: createSearchStore(redis, keys),
+    readState: createReadStateStore(redis, keys),
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
     syncFeed: (timeoutMs) => feed.sync(timeoutMs),

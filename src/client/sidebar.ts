@@ -152,7 +152,7 @@ export class Sidebar {
         else open.removeAttribute("aria-current");
         const name = open.querySelector(".conv-name");
         if (name && name.textContent !== item.label) name.textContent = item.label;
-        const badge = open.querySelector<HTMLElement>(".badge");
+        const badge = open.querySelector<HTMLElement>(".badge:not(.mention-badge)");
         if (badge) {
           badge.hidden = item.unread === 0;
           badge.textContent = item.unread > 99 ? "99+" : String(item.unread);

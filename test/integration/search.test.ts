@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createClient } from "@redis/client";
 import t from "tap";
 import type { Message, SearchResult } from "../../src/realtime/events.js";
 import { type ChatClient, call, connect, registerUser, send } from "../helpers/clients.js";
@@ -122,6 +123,32 @@ t.test("search > a match older than the scan bound > an empty page with next, fo
   t.ok(requests >= 3, `needed ${requests} requests: each read at most the bound`);
   const newestFirst = await search(alice.socket, { query: "newest filler" });
   t.equal(newestFirst.messages[0]?.id, last.id);
+});
+
+t.test("search > equal ids in two conversations, one match per page > each found once, in conversation-name order", async (t) => {
+  const alice = await user();
+  const [first, second] = [room(), room()].sort() as [string, string];
+  await join(alice.socket, first);
+  await join(alice.socket, second);
+  const key = word();
+  // Two streams mint equal ids when they store in the same millisecond; written here with fixed ids.
+  const redisClient = createClient({ url: redis.url });
+  await redisClient.connect();
+  t.teardown(() => redisClient.close());
+  const log = (conversation: string) => `${server.config.redisPrefix}log:${conversation}`;
+  await redisClient.xAdd(log(second), "1000-1", { from: alice.user, text: `${key} b`, cid: "c1" });
+  await redisClient.xAdd(log(first), "1000-1", { from: alice.user, text: `${key} a`, cid: "c2" });
+  await redisClient.xAdd(log(first), "1000-2", { from: alice.user, text: `${key} a newer`, cid: "c3" });
+
+  const found: string[] = [];
+  let before: string | undefined;
+  for (let page = 0; page < 10; page++) {
+    const result = await search(alice.socket, before === undefined ? { query: key, limit: 1 } : { query: key, limit: 1, before });
+    found.push(...result.messages.map((m) => `${m.conversation} ${m.id}`));
+    if (result.next === undefined) break;
+    before = result.next;
+  }
+  t.same(found, [`${first} 1000-2`, `${first} 1000-1`, `${second} 1000-1`]);
 });
 
 t.test("search > after leaving a room > its messages are no longer found", async (t) => {

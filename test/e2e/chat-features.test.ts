@@ -19,7 +19,8 @@ import {
 } from "./helpers-browser.js";
 import { registerByApi, startStack } from "./helpers-stack.js";
 
-const stack = await startStack(t);
+// A small scan bound, so a search must go on with "More" past a dozen messages.
+const stack = await startStack(t, { SEARCH_SCAN_MAX: "10" });
 const ROOM = "#features";
 
 const { alice, bob, bobElsewhere } = await stack.guard(async () => {
@@ -68,6 +69,30 @@ t.test("search > a word in a room > listed with its room; a click opens the room
   await alice.page.press('[data-testid="search-input"]', "Enter");
   await alice.page.getByTestId("search-status").filter({ hasText: "No messages found." }).waitFor();
   t.equal(await hit.count(), 0);
+});
+
+t.test("search > a match older than the scan bound > More reads on until it is found", async (t) => {
+  await openConversation(alice.page, "#general");
+  await send(alice.page, "needle in the haystack");
+  await waitSent(alice.page, "needle in the haystack");
+  for (let i = 0; i < 12; i++) {
+    await send(alice.page, `hay ${i}`);
+    await waitSent(alice.page, `hay ${i}`);
+  }
+  await alice.page.fill('[data-testid="search-input"]', "needle");
+  await alice.page.press('[data-testid="search-input"]', "Enter");
+  const more = alice.page.getByTestId("search-more");
+  const hit = alice.page.locator('[data-testid="search-hit"]');
+  // Each request reads at most 10 entries: keep pressing More (a bounded number of times).
+  for (let presses = 0; presses < 5 && (await hit.count()) === 0; presses++) {
+    await more.waitFor();
+    await more.click();
+    await alice.page.waitForFunction(() => document.getElementById("search-status")?.textContent !== "Searching…");
+  }
+  await hit.first().waitFor();
+  t.match(await hit.first().textContent(), /needle in the haystack/);
+  await alice.page.getByTestId("search-status").filter({ hasText: "1 found." }).waitFor();
+  t.ok(await more.isHidden(), "nothing older left to read");
 });
 
 t.test("mentions > @bob in a room > highlighted and counted on both devices; read on one clears the other", async (t) => {

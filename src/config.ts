@@ -39,6 +39,15 @@ export interface Limits {
   readonly sendMaxInFlight: number;
   /** Minimum milliseconds between two typing events of one socket (TYPING_INTERVAL_MS). */
   readonly typingIntervalMs: number;
+  /**
+   * Stream entries one `search` request may read, over all the user's conversations
+   * (SEARCH_SCAN_MAX); the reply's cursor resumes where it stopped.
+   */
+  readonly searchScanMax: number;
+  /** Matches in a default search page (SEARCH_PAGE). */
+  readonly searchPage: number;
+  /** Largest search page a client may ask for (SEARCH_PAGE_MAX). */
+  readonly searchPageMax: number;
 }
 
 /** A Redis node or sentinel address. */
@@ -188,6 +197,9 @@ export function loadConfig(env: Env = process.env): Config {
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),
       typingIntervalMs: read.int("TYPING_INTERVAL_MS", 1500, 0, 60_000),
+      searchScanMax: read.int("SEARCH_SCAN_MAX", 5000, 10, 1_000_000),
+      searchPage: read.int("SEARCH_PAGE", 20, 1, 1000),
+      searchPageMax: read.int("SEARCH_PAGE_MAX", 50, 1, 1000),
     },
   };
   if (config.sessionAbsoluteSeconds < config.sessionIdleSeconds) {
@@ -195,6 +207,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.limits.historyPage > config.limits.historyPageMax) {
     problems.push("HISTORY_PAGE: must not exceed HISTORY_PAGE_MAX");
+  }
+  if (config.limits.searchPage > config.limits.searchPageMax) {
+    problems.push("SEARCH_PAGE: must not exceed SEARCH_PAGE_MAX");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

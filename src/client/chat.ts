@@ -3,6 +3,7 @@
  * server says arrives here first and is routed to the store (what we know) and then to the views
  * (what is shown); nothing else talks to the socket.
  */
+import { mentions } from "../domain/mentions.js";
 import type { Conversation, Message, Welcome } from "../realtime/events.js";
 import { renderBanner } from "./banner.js";
 import { ClosedDirects } from "./closed-directs.js";
@@ -10,7 +11,9 @@ import { Composer } from "./composer.js";
 import { Connection, RequestError } from "./connection.js";
 import { byId, h } from "./dom.js";
 import { type HistoryState, MessageList } from "./message-list.js";
+import { MentionNotifier } from "./notifications.js";
 import { Outbox, type OutboxEntry } from "./outbox.js";
+import { SearchPanel } from "./search-panel.js";
 import { type ConversationItem, Sidebar } from "./sidebar.js";
 import { safeStorage } from "./storage.js";
 import { Store } from "./store.js";
@@ -55,6 +58,8 @@ const directs = new Set<Direct>();
 /** Lower-case name → spelling, of everyone online. */
 const online = new Map<string, string>();
 const historyStates = new Map<Conversation, HistoryState>();
+/** Unread mentions per conversation, as the server counts them for every device. */
+const mentionCounts = new Map<Conversation, number>();
 let active: Conversation = GENERAL;
 {
   const saved = session?.getItem(activeKey);
@@ -76,6 +81,7 @@ const els = {
   dmForm: byId("start-dm-form", HTMLFormElement),
   dmInput: byId("start-dm-input", HTMLInputElement),
   logoutForm: byId("logout-form", HTMLFormElement),
+  notifyToggle: byId("notify-toggle", HTMLButtonElement),
 };
 
 const connection = new Connection({
@@ -151,6 +157,8 @@ const sidebar = new Sidebar(
   },
 );
 
+const notifier = new MentionNotifier(els.notifyToggle);
+
 const typing = new TypingTracker((conversation) => {
   if (conversation === active) renderTyping();
 });
@@ -173,13 +181,47 @@ const composer = new Composer(
   },
 );
 
+new SearchPanel(
+  {
+    form: byId("search-form", HTMLFormElement),
+    input: byId("search-input", HTMLInputElement),
+    results: byId("search-results", HTMLOListElement),
+    more: byId("search-more", HTMLButtonElement),
+    status: byId("search-status", HTMLElement),
+  },
+  {
+    search: (query, before) => connection.request("search", before === undefined ? { query } : { query, before }),
+    open: (conversation) => {
+      const name = normalize(conversation);
+      if (!isRoom(name)) {
+        store.rememberName(conversation.slice(1));
+        closedDirects.reopen(name);
+      }
+      open(name);
+    },
+    label: (conversation) => label(normalize(conversation)),
+    describe,
+  },
+);
+
 // ---- incoming -------------------------------------------------------------------------------
 
 socket.on("welcome", (welcome) => onWelcome(welcome));
 socket.on("message:new", (message) => {
   // A DM is named `@Peer` as the peer registered: keep that spelling for the label.
   if (message.conversation.startsWith("@")) store.rememberName(message.conversation.slice(1));
-  receive(normalize(message.conversation), [message], "live");
+  const name = normalize(message.conversation);
+  const added = receive(name, [message], "live");
+  if (added && message.from.toLowerCase() !== me.toLowerCase() && mentions(message.text, me)) {
+    notifier.notify(`${message.from} mentioned you in ${label(name)}`, message.text, name, () => open(name));
+  }
+});
+socket.on("read:update", ({ conversation, lastId, mentions: count }) => {
+  const name = normalize(conversation);
+  if (lastId !== undefined) store.readElsewhere(name, lastId);
+  // The open conversation is read here as messages arrive; that read clears the count anyway.
+  setMentions(name, name === active && document.visibilityState === "visible" ? 0 : count);
+  refreshLists();
 });
 socket.on("history:truncated", ({ conversation, messages }) => {
   const name = normalize(conversation);
@@ -232,6 +274,7 @@ function onWelcome(welcome: Welcome): void {
   if (isRoom(active) && !rooms.has(active)) open(GENERAL, { keepFocus: true });
   else refreshLists();
   void refreshPresence();
+  void fetchReadState();
   // The catch-up replay only covers conversations with a cursor, and only what is newer than it.
   // After a reload the store is empty, and a conversation may have no cursor yet: fetch the
   // latest page of those (ids de-duplicate the overlap with the replay).
@@ -241,20 +284,74 @@ function onWelcome(welcome: Welcome): void {
   outbox.resume();
 }
 
-/** Adds messages to a conversation and shows what is new. */
-function receive(name: Conversation, messages: readonly Message[], source: "live" | "page" | "ack"): void {
+/** Adds messages to a conversation and shows what is new; true when something was new. */
+function receive(name: Conversation, messages: readonly Message[], source: "live" | "page" | "ack"): boolean {
   const added = store.add(name, messages, source);
   track(name);
   for (const message of added) {
     typing.stopped(name, message.from);
     if (outbox.has(message.clientId)) outbox.confirm(message.clientId, message.id, message.ts);
   }
-  if (added.length === 0) return;
+  if (added.length === 0) return false;
   if (name === active) {
     list.add(added);
-    if (document.visibilityState === "visible") store.markRead(name);
+    if (document.visibilityState === "visible") markRead(name);
   }
   refreshLists();
+  return true;
+}
+
+// ---- read state -----------------------------------------------------------------------------
+
+/** Read cursors waiting to be told to the server: a burst of messages makes one request each. */
+const unreported = new Map<Conversation, string>();
+let reportTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Marks what this tab shows as read, here and, a moment later, on the user's other tabs and devices. */
+function markRead(name: Conversation): void {
+  mentionCounts.delete(name);
+  const id = store.markRead(name);
+  if (id === undefined) return;
+  unreported.set(name, id);
+  if (reportTimer === undefined) reportTimer = setTimeout(reportReads, 300);
+}
+
+function reportReads(): void {
+  reportTimer = undefined;
+  if (!connection.connected) return; // the next welcome reports them
+  for (const [name, lastId] of unreported) {
+    unreported.delete(name);
+    connection.request("conversation:read", { conversation: name, lastId }).then(
+      (marker) => {
+        setMentions(name, marker.mentions);
+        refreshLists();
+      },
+      () => {
+        // Lost with the connection: the next welcome reports the cursor again.
+        if (!unreported.has(name)) unreported.set(name, lastId);
+      },
+    );
+  }
+}
+
+function setMentions(name: Conversation, count: number): void {
+  if (count > 0) mentionCounts.set(name, count);
+  else mentionCounts.delete(name);
+}
+
+/** After every (re)connection: what was read and who mentioned us meanwhile, on any device. */
+async function fetchReadState(): Promise<void> {
+  try {
+    const state = await connection.request("read:fetch", {});
+    for (const [name, id] of Object.entries(state.markers)) store.readElsewhere(normalize(name), id);
+    mentionCounts.clear();
+    for (const [name, count] of Object.entries(state.mentions)) setMentions(normalize(name), count);
+    if (document.visibilityState === "visible") markRead(active);
+    reportReads();
+    refreshLists();
+  } catch {
+    // Counts stay as they were; the next welcome asks again.
+  }
 }
 
 /** A conversation we get messages for is listed, even when the server has not said so yet. */
@@ -371,7 +468,7 @@ function showActive(): void {
   els.title.textContent = label(active);
   composer.setTarget(label(active));
   renderTyping();
-  if (document.visibilityState === "visible") store.markRead(active);
+  if (document.visibilityState === "visible") markRead(active);
   refreshLists();
 }
 
@@ -452,6 +549,7 @@ function refreshLists(): void {
     name,
     label: label(name),
     unread: name === active && document.visibilityState === "visible" ? 0 : store.unread(name),
+    mentions: name === active && document.visibilityState === "visible" ? 0 : (mentionCounts.get(name) ?? 0),
     active: name === active,
     ...(isRoom(name)
       ? name === GENERAL
@@ -550,7 +648,7 @@ els.logoutForm.addEventListener("submit", () => {
 
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState !== "visible") return;
-  store.markRead(active);
+  markRead(active);
   refreshLists();
 });
 window.addEventListener("pagehide", () => store.flush());

@@ -4,6 +4,7 @@
  * auto-scroll that leaves a reader who scrolled up where they are, and the "load older" trigger at
  * the top.
  */
+import { mentions } from "../domain/mentions.js";
 import type { Message } from "../realtime/events.js";
 import { h } from "./dom.js";
 import { compareIds } from "./ids.js";
@@ -261,12 +262,13 @@ export class MessageList {
     ids: { id?: string; clientId: string; ts: number },
   ): HTMLLIElement {
     const own = this.isMine(from);
+    const mentioned = !own && mentions(text, this.me);
     const status = state === "pending" ? "Sending…" : state === "failed" ? "Not sent" : null;
     const date = new Date(ids.ts);
     const item = h(
       "li",
       {
-        class: `message${own ? " own" : ""}${state === "sent" ? "" : ` ${state}`}`,
+        class: `message${own ? " own" : ""}${mentioned ? " mention" : ""}${state === "sent" ? "" : ` ${state}`}`,
         dataset: { testid: "message", state, from, clientId: ids.clientId, own: String(own), ts: String(ids.ts) },
       },
       h(

@@ -10,6 +10,8 @@ export interface ConversationItem {
   name: Conversation;
   label: string;
   unread: number;
+  /** Unread messages that mention the user (kept by the server, the same on every device). */
+  mentions?: number;
   active: boolean;
   /** DMs only: whether the peer is online. */
   online?: boolean;
@@ -113,6 +115,7 @@ export class Sidebar {
       (item) => item.name,
       (item) => {
         const badge = h("span", { class: "badge", dataset: { testid: "unread" } });
+        const mentionBadge = h("span", { class: "badge mention-badge", dataset: { testid: "mentions" } });
         const dot = h("span", { class: "presence-dot", attrs: { "aria-hidden": "true" } });
         const open = h(
           "button",
@@ -123,6 +126,7 @@ export class Sidebar {
           },
           item.online === undefined ? null : dot,
           h("span", { class: "conv-name" }, item.label),
+          mentionBadge,
           badge,
         );
         const verb = item.removal === "close" ? "Close" : "Leave";
@@ -148,11 +152,18 @@ export class Sidebar {
         else open.removeAttribute("aria-current");
         const name = open.querySelector(".conv-name");
         if (name && name.textContent !== item.label) name.textContent = item.label;
-        const badge = open.querySelector<HTMLElement>(".badge");
+        const badge = open.querySelector<HTMLElement>(".badge:not(.mention-badge)");
         if (badge) {
           badge.hidden = item.unread === 0;
           badge.textContent = item.unread > 99 ? "99+" : String(item.unread);
           badge.setAttribute("aria-label", `${item.unread} unread`);
+        }
+        const mentionBadge = open.querySelector<HTMLElement>(".mention-badge");
+        if (mentionBadge) {
+          const count = item.mentions ?? 0;
+          mentionBadge.hidden = count === 0;
+          mentionBadge.textContent = `@${count > 99 ? "99+" : count}`;
+          mentionBadge.setAttribute("aria-label", `${count} mention${count === 1 ? "" : "s"}`);
         }
         const dot = open.querySelector(".presence-dot");
         dot?.classList.toggle("online", item.online === true);

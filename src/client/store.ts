@@ -155,9 +155,16 @@ export class Store {
     this.add(name, page, "page");
   }
 
-  markRead(name: Conversation): void {
+  /** Returns the new read cursor when it moved (to tell the server), else undefined. */
+  markRead(name: Conversation): string | undefined {
     const newest = this.get(name)?.messages.at(-1)?.id;
-    if (newest) this.advance(this.readIds, name, newest);
+    if (!newest || !this.advance(this.readIds, name, newest)) return undefined;
+    return newest;
+  }
+
+  /** Another tab or device read up to `id` (the server's marker): moves the cursor if newer. */
+  readElsewhere(name: Conversation, id: string): void {
+    if (isStreamId(id)) this.advance(this.readIds, name, id);
   }
 
   /** Messages from others newer than what the user has seen (all of them without a cursor yet). */
@@ -197,11 +204,13 @@ export class Store {
     writeJson(this.storage, this.key, { lastIds, readIds } satisfies Persisted);
   }
 
-  private advance(map: Map<string, string>, name: string, id: string): void {
+  /** Moves a cursor forward; true when it moved. */
+  private advance(map: Map<string, string>, name: string, id: string): boolean {
     const next = newer(map.get(name), id);
-    if (next === map.get(name)) return;
+    if (next === map.get(name)) return false;
     if (next) map.set(name, next);
     this.scheduleSave();
+    return true;
   }
 
   /** A catch-up replay can add hundreds of messages in a burst: write the cursors once after it. */

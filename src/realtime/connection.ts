@@ -6,7 +6,9 @@ import type { Delivery } from "./delivery.js";
 import type { ClientToServerEvents } from "./events.js";
 import { messageListeners } from "./messages.js";
 import { type Announcer, presenceListeners } from "./presence.js";
+import { mentionStep, readStateListeners } from "./read-state.js";
 import { roomListeners } from "./rooms.js";
+import { searchListeners } from "./search.js";
 import { typingListeners } from "./typing.js";
 import { answer, type Listeners, type SocketListener } from "./with-ack.js";
 
@@ -23,9 +25,11 @@ export function connectionHandler(
 ): (socket: ChatSocket) => void {
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
-    ...messageListeners(deps),
+    ...messageListeners(deps, mentionStep(io, deps)),
     ...presenceListeners(deps),
     ...typingListeners(io, deps),
+    ...searchListeners(deps),
+    ...readStateListeners(io, deps),
   };
   const byEvent = new Map(Object.entries(listeners) as [keyof ClientToServerEvents, SocketListener][]);
   // One catch-all listener per socket instead of one per event: EventEmitter keeps a socket's

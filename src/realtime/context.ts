@@ -5,7 +5,9 @@ import type { Counters } from "../lib/metrics.js";
 import type { MessageStore } from "../store/messages.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
+import type { ReadStateStore } from "../store/read-state.js";
 import type { RoomStore } from "../store/rooms.js";
+import type { SearchStore } from "../store/search.js";
 import type { UserStore } from "../store/users.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
@@ -36,6 +38,8 @@ export interface RealtimeDeps {
   presence: PresenceStore;
   limiter: RateLimiter;
   counters: Counters;
+  search: SearchStore;
+  readState: ReadStateStore;
 }
 
 /** The socket.io room of every socket of one login session (logout ends them all). */

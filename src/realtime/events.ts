@@ -42,6 +42,32 @@ export interface ClientToServerEvents {
   "rooms:list": (payload: Record<string, never>, ack: AckFn<{ rooms: RoomSummary[] }>) => void;
   "presence:list": (payload: Record<string, never>, ack: AckFn<{ users: string[] }>) => void;
   typing: (payload: { to: string }) => void;
+  /** Words in the user's conversations, newest first; `before` is the `next` of the previous page. */
+  search: (payload: { query: string; before?: string; limit?: number }, ack: AckFn<SearchResult>) => void;
+  /** The user has seen the conversation up to `lastId`: stored, and told to their other sockets. */
+  "conversation:read": (payload: { conversation: string; lastId: string }, ack: AckFn<ReadUpdate & { lastId: string }>) => void;
+  /** Read markers and mention counts of every conversation, as stored. */
+  "read:fetch": (payload: Record<string, never>, ack: AckFn<ReadState>) => void;
+}
+
+export interface ReadUpdate {
+  conversation: Conversation;
+  /** The read marker, when it moved (absent when only the mention count changed). */
+  lastId?: string;
+  /** Messages that mention the user in this conversation and are not read yet. */
+  mentions: number;
+}
+
+/** Keyed by conversation in lower case (`#room`, `@peer`). */
+export interface ReadState {
+  markers: Record<string, string>;
+  mentions: Record<string, number>;
+}
+
+export interface SearchResult {
+  messages: Message[];
+  /** Present when older entries remain unread: send it back as `before` for the next page. */
+  next?: string;
 }
 
 export interface Welcome {
@@ -66,4 +92,6 @@ export interface ServerToClientEvents {
   "presence:changes": (payload: { online: string[]; offline: string[] }) => void;
   typing: (payload: { conversation: Conversation; user: string }) => void;
   "session:ended": () => void;
+  /** Another socket of the user read a conversation, or a new message mentions the user. */
+  "read:update": (payload: ReadUpdate) => void;
 }

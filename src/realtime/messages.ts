@@ -4,13 +4,14 @@ import { isStreamId } from "../domain/stream-ids.js";
 import { AppError, invalid } from "../lib/errors.js";
 import type { Counters } from "../lib/metrics.js";
 import type { ChatSocket, RealtimeDeps } from "./context.js";
+import type { StoredMessage } from "./read-state.js";
 import { acked, type Listeners, objectPayload } from "./with-ack.js";
 
 /**
  * Resolves a conversation as the client named it to the canonical form: lower-case rooms the socket
  * belongs to, or `@Name` (as registered) of an existing user.
  */
-async function resolve(socket: ChatSocket, deps: RealtimeDeps, value: unknown): Promise<Conversation> {
+export async function resolve(socket: ChatSocket, deps: RealtimeDeps, value: unknown): Promise<Conversation> {
   const conversation = parseConversation(value);
   if (!isDirect(conversation)) {
     if (!socket.rooms.has(conversation)) throw new AppError("E_FORBIDDEN", `join ${conversation} first`);
@@ -38,7 +39,11 @@ async function shedWhenSaturated<T>(counters: Counters, max: number, send: () =>
   }
 }
 
-export function messageListeners(deps: RealtimeDeps): Listeners {
+/**
+ * @param afterStored runs once per new message, once it is stored; it must not delay the sender's
+ * ack (read-state.ts counts mentions there).
+ */
+export function messageListeners(deps: RealtimeDeps, afterStored: (message: StoredMessage) => void = () => {}): Listeners {
   const { log, messages, config } = deps;
   const { limits } = config;
   const sendRate = { rate: limits.sendRate, burst: limits.sendBurst };
@@ -50,9 +55,12 @@ export function messageListeners(deps: RealtimeDeps): Listeners {
       const clientId = parseClientId(payload.clientId);
       const stored = await shedWhenSaturated(deps.counters, limits.sendMaxInFlight, async () => {
         const to = await resolve(socket, deps, payload.to);
-        return messages.append({ to, from: socket.data.user, text, clientId }, sendRate);
+        return { to, ...(await messages.append({ to, from: socket.data.user, text, clientId }, sendRate)) };
       });
-      if (stored.created) deps.counters.messagesStored++;
+      if (stored.created) {
+        deps.counters.messagesStored++;
+        afterStored({ id: stored.id, from: socket.data.user, to: stored.to, text });
+      }
       return { id: stored.id, ts: stored.ts };
     }),
 

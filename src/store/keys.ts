@@ -21,6 +21,9 @@ export interface Keys {
   presenceWorkers: string;
   presenceWorker(workerId: string): string;
   rate(kind: string, subject: string): string;
+  /** A user's read marker per conversation; shares a hash slot with their mention counts. */
+  readMarkers(user: string): string;
+  mentionCounts(user: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -46,5 +49,7 @@ export function createKeys(prefix: string): Keys {
     presenceWorkers: k("presence:workers"),
     presenceWorker: (workerId) => k(`presence:worker:${workerId}`),
     rate: (kind, subject) => k(`rate:${kind}:${subject}`),
+    readMarkers: (user) => k(`read:{${usernameKey(user)}}`),
+    mentionCounts: (user) => k(`mentions:{${usernameKey(user)}}`),
   };
 }

@@ -17,9 +17,11 @@ import { createKeys } from "../store/keys.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
+import { createReadStateStore } from "../store/read-state.js";
 import { connectRedisClients, type RedisClients, type RedisTarget } from "../store/redis.js";
 import { replicaConfirmer } from "../store/replication.js";
 import { createRoomStore } from "../store/rooms.js";
+import { createSearchStore } from "../store/search.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
@@ -130,6 +132,8 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     presence,
     limiter,
     counters,
+    search: createSearchStore(redis, keys),
+    readState: createReadStateStore(redis, keys),
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
     syncFeed: (timeoutMs) => feed.sync(timeoutMs),

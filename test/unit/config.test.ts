@@ -25,6 +25,7 @@ t.test("loadConfig > empty environment > development defaults, frozen", async (t
   t.equal(config.limits.sendRate, 10);
   t.equal(config.limits.sendBurst, 20);
   t.equal(config.limits.historyLimit, 10_000);
+  t.equal(config.limits.searchScanMax, 5000);
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.limits));
 });
 
@@ -75,6 +76,8 @@ t.test("loadConfig > TRUST_PROXY forms > express values", async (t) => {
 t.test("loadConfig > inconsistent limits > refused", async (t) => {
   t.match(problemsOf({ SESSION_IDLE_TIMEOUT: "7200", SESSION_ABSOLUTE_TIMEOUT: "3600" }), [/SESSION_ABSOLUTE_TIMEOUT/]);
   t.match(problemsOf({ HISTORY_PAGE: "500", HISTORY_PAGE_MAX: "100" }), [/HISTORY_PAGE/]);
+  t.match(problemsOf({ SEARCH_PAGE: "60", SEARCH_PAGE_MAX: "50" }), [/SEARCH_PAGE/]);
+  t.match(problemsOf({ SEARCH_SCAN_MAX: "5" }), [/SEARCH_SCAN_MAX/]);
   t.match(problemsOf({ ALLOWED_ORIGINS: "chat.example.com" }), [/ALLOWED_ORIGINS/]);
 });
 

@@ -11,8 +11,8 @@ import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
-import { startFeedReader } from "../store/feed.js";
 import { createKeys } from "../store/keys.js";
+import { createLiveFeed } from "../store/live-feed.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
@@ -23,8 +23,6 @@ import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
 import { routeStickily } from "./sticky-routing.js";
 
-/** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
-const FEED_LIMIT = 100_000;
 const DEDUPE_SECONDS = 86_400;
 /** The part of its time limit a stopping worker may spend sending its clients away. */
 const DRAIN_SHARE = 0.6;
@@ -66,8 +64,10 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const instance = `${config.hostName}/${process.pid}`;
   const keys = createKeys(config.redisPrefix);
   const redis = await connectRedis({ url, name: "main", log });
-  const feedClient = await connectRedis({ url, name: "feed", log, like: redis });
-  const clients: Redis[] = [redis, feedClient];
+  // The live subscriber keeps its subscriptions through an outage (node-redis restores them), so it
+  // queues rather than fails, and keeps node-redis's per-command timeout (a subscriber cannot PING).
+  const liveClient = await connectRedis({ url, name: "live-sub", log, failFast: false, watched: false, like: redis });
+  const clients: Redis[] = [redis, liveClient];
   const { adapter, subscribed } = await buildAdapter(config, redis, log, clients);
 
   const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
@@ -78,25 +78,12 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
   const messages = createMessageStore(redis, keys, {
     historyLimit: config.limits.historyLimit,
-    feedLimit: FEED_LIMIT,
     dedupeSeconds: DEDUPE_SECONDS,
   });
 
   let accepting = false;
   const counters = new Counters();
   let realtime: Realtime | undefined;
-  // Started before socket.io exists: until then there are no sockets to deliver to.
-  const feed = await startFeedReader(
-    feedClient,
-    redis,
-    keys,
-    {
-      deliver: (batch) => realtime?.delivery.deliver(batch),
-      // Deliveries were lost to trimming: reconnecting makes every client catch up from its last id.
-      lost: () => realtime?.reconnectAll(),
-    },
-    log,
-  );
   const app = createApp({
     counters,
     metrics: hostMetrics(counters, () => realtime?.io.engine.clientsCount ?? 0),
@@ -130,7 +117,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     counters,
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
-    syncFeed: (timeoutMs) => feed.sync(timeoutMs),
+    openFeed: (handlers) => createLiveFeed(liveClient, redis, keys, handlers, log, counters),
     adapter,
   });
   const live = realtime;
@@ -152,7 +139,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
-      await feed.stop();
+      live.delivery.stop();
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
       await Promise.allSettled(clients.map((client) => closeRedis(client)));
     },

@@ -43,7 +43,7 @@ export function routesOf(message: Pick<StoredMessage, "to" | "from">): { channel
 export const sentKey = (conversation: string): string => conversation.toLowerCase();
 
 /** How long a socket's set-up waits for its subscriptions, and a hold for its conversations' fills. */
-const FOLLOW_TIMEOUT_MS = 5000;
+const FOLLOW_TIMEOUT_MS = 10_000;
 const SYNC_TIMEOUT_MS = 3000;
 
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {

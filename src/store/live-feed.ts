@@ -59,7 +59,8 @@ interface Topic {
   closed: boolean;
 }
 
-const RETRY_MS = 250;
+const RETRY_MS = 100;
+const RETRY_MAX_MS = 2000;
 const FILL_PAGE = 500;
 
 /**
@@ -88,14 +89,15 @@ export function createLiveFeed(
   };
   /** Runs `step` until it succeeds or `gone()`: a subscription or a read must not be given up while wanted. */
   const retrying = async <T>(what: string, gone: () => boolean, step: () => Promise<T>): Promise<T | undefined> => {
-    while (!gone() && !stopped) {
+    for (let attempt = 0; !gone() && !stopped; attempt++) {
       try {
         const value = await step();
         warned = false;
         return value;
       } catch (err) {
         failed(what, err);
-        await sleep(RETRY_MS);
+        // Backs off, so an outage costs each conversation a few commands a second, not hundreds.
+        await sleep(Math.min(RETRY_MS * 2 ** attempt, RETRY_MAX_MS));
       }
     }
     return undefined;

@@ -91,7 +91,7 @@ async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery)
     // this worker hears the user's notices, so a new pair is either listed (followed and replayed
     // below) or announced after the read (followed then).
     const directs = await deps.rooms.directsOf(user);
-    await delivery.follow(socket, directs);
+    await delivery.follow(socket, directs, { listed: true });
     socket.emit("welcome", { user, instance: deps.instance, rooms, directs });
     const conversations: Conversation[] = [...rooms, ...directs];
     await catchUp(socket, conversations, lastIds, deps.messages, deps.config.limits.catchupMax, sent);

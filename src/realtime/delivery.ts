@@ -20,9 +20,10 @@ export interface Delivery {
   /**
    * Settles once this worker hears live every conversation of `conversations` (rooms the socket
    * has joined, DMs as its user names them) and the notices of its user's new DM pairs.
+   * `listed`: these are all of the user's DM pairs, as read once the socket joined its user's channel.
    * @throws AppError E_UNAVAILABLE when that cannot be set up in time (Redis is down).
    */
-  follow(socket: ChatSocket, conversations: readonly Conversation[]): Promise<void>;
+  follow(socket: ChatSocket, conversations: readonly Conversation[], options?: { listed?: boolean }): Promise<void>;
   /**
    * Runs `work` (a catch-up, a room join) while live messages for this socket are queued, then
    * sends the queued ones it has not sent yet, so the socket sees each conversation exactly once
@@ -98,6 +99,11 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
   };
 
   const socketsOf = (user: string): number => adapter.rooms.get(userChannel(user))?.size ?? 0;
+  /** Sockets that joined their user's channel and have not listed their DM pairs yet. */
+  const listing = new Set<string>();
+  /** Whether every socket of these users here but `self` will list its pairs, and so catch them up itself. */
+  const othersWillList = (users: readonly string[], self: string): boolean =>
+    users.every((user) => [...(adapter.rooms.get(userChannel(user)) ?? [])].every((id) => id === self || listing.has(id)));
 
   /** Records that `user` follows a DM pair; false when the user has no socket here any more. */
   const followPair = (user: string, stream: StreamName): boolean => {
@@ -137,6 +143,12 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
     }
   };
 
+  adapter.on("join-room", (room: string, id: string) => {
+    if (room.startsWith("@")) listing.add(id);
+  });
+  adapter.on("leave-room", (room: string, id: string) => {
+    if (room.startsWith("@")) listing.delete(id);
+  });
   // socket.io's adapter tells when a room gets its first socket here and when it loses its last.
   adapter.on("create-room", (room: string) => {
     if (room.startsWith("#")) feed.subscribe(room as StreamName);
@@ -171,17 +183,17 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
   };
 
   return {
-    async follow(socket, conversations) {
+    async follow(socket, conversations, { listed = false } = {}) {
       const user = usernameKey(socket.data.user);
       const streams = conversations.map((conversation) => streamOf(conversation, user));
       for (const stream of streams) {
         const pair = pairOf(stream);
         if (pair === undefined || !followPair(user, stream) || feed.has(stream)) continue;
-        // Listed, yet not followed here: any other socket of either user here connected before the
-        // pair existed and needs all of it; a socket alone here catches up from its own last ids.
-        const alone = socketsOf(pair[0]) + (pair[0] === pair[1] ? 0 : socketsOf(pair[1])) === 1;
-        feed.subscribe(stream, alone ? undefined : "0-0");
+        // Listed, yet not followed here: another socket of either user here that has listed its
+        // pairs did so before this one existed and needs all of it; the others catch up themselves.
+        feed.subscribe(stream, othersWillList(pair, socket.id) ? undefined : "0-0");
       }
+      if (listed) listing.delete(socket.id);
       await within(feed.ready(streams, [user]), FOLLOW_TIMEOUT_MS);
     },
     hold(socket, work) {

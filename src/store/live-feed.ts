@@ -6,7 +6,7 @@ import type { Counters } from "../lib/metrics.js";
 import type { Keys } from "./keys.js";
 import { fromEntry, type LiveMessage, type Notice, parseLive, parseNotice, type StoredMessage } from "./live-wire.js";
 import type { Redis } from "./redis.js";
-import { maxDeletedId } from "./stream-info.js";
+import { goneAfter } from "./stream-info.js";
 
 export interface LiveFeedHandlers {
   /** Messages of one conversation, in id order; each reaches this worker once. */
@@ -119,13 +119,13 @@ export function createLiveFeed(
     for (;;) {
       const cursor = topic.cursor ?? "0-0";
       const read = await retrying("gap fill", gone, () =>
-        Promise.all([redis.xRange(log, `(${cursor}`, "+", { COUNT: FILL_PAGE }), first ? maxDeletedId(redis, log) : "0-0"]),
+        Promise.all([redis.xRange(log, `(${cursor}`, "+", { COUNT: FILL_PAGE }), first && goneAfter(redis, log, cursor)]),
       );
       if (read === undefined) return;
-      const [entries, deleted] = read;
+      const [entries, trimmed] = read;
       const page = entries ?? [];
       first = false;
-      if (compareIds(deleted, cursor) > 0) {
+      if (trimmed) {
         // Trimmed past the cursor: only a catch-up by the clients' own last ids can tell what they miss.
         const tail = await retrying("gap fill", gone, () => redis.xRevRange(log, "+", "-", { COUNT: 1 }));
         topic.cursor = tail?.[0]?.id ?? cursor;

@@ -188,3 +188,28 @@ t.test("live delivery > a DM pair first listed by a user's second socket > the f
   t.same(texts(aliceBox), ["unannounced", "live"], "the socket that was there first");
   t.same(texts(tab.received), ["unannounced", "live"], "the socket that listed the pair");
 });
+
+t.test("live delivery > a gap trimmed away before it could be filled > the conversation's sockets are sent to catch up", async (t) => {
+  const alice = await user(a);
+  const bob = await user(b);
+  const name = room();
+  await join(alice.socket, name);
+  await join(bob.socket, name);
+  const boxes = [inbox(alice.socket), inbox(bob.socket)];
+  const dropped = [alice.socket, bob.socket].map((socket) => new Promise<string>((resolve) => socket.once("disconnect", resolve)));
+  await send(alice.socket, name, "one");
+  await settle(() => boxes.every((box) => box.length >= 1));
+  // Two silent messages, the first trimmed at once: no worker can deliver it any more.
+  for (const text of ["two", "three"]) {
+    await raw.xAdd(keys.logOf(name), "*", { from: alice.user, text, cid: randomUUID() }, { TRIM: { strategy: "MAXLEN", threshold: 1 } });
+  }
+  await raw.sPublish(keys.live(name), `0-1\n${await lastId(name)}\n${alice.user}\n${name}\n${randomUUID()}\nthree`);
+  const reasons = await Promise.all(dropped);
+  t.same(reasons, ["transport close", "transport close"], "closed as a lost connection, so clients reconnect and catch up");
+  for (const box of boxes) t.same(texts(box), ["one"], "nothing after the gap was delivered out of order");
+});
+
+async function lastId(stream: StreamName): Promise<string> {
+  const last = await raw.xRevRange(keys.logOf(stream), "+", "-", { COUNT: 1 });
+  return last?.[0]?.id ?? "0-0";
+}

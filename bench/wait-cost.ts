@@ -41,7 +41,6 @@ async function measure(primary: RedisServer, wait: boolean, rate: number, second
   const keys = createKeys(`wait-${wait ? 1 : 0}:`);
   const store = createMessageStore(redis, keys, {
     historyLimit: 10_000,
-    feedLimit: 100_000,
     dedupeSeconds: 600,
     replicas: wait ? replicaConfirmer(redis, { replicas: 1, timeoutMs: 500 }, log) : undefined,
   });

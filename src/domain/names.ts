@@ -59,6 +59,25 @@ export function peerOf(conversation: DirectName): string {
   return conversation.slice(1);
 }
 
+/**
+ * The stream a conversation is stored in: the room itself, or `@a:@b` for a DM pair (lower-case
+ * names, sorted), which both sides share. It names the conversation's keys and live channel.
+ */
+export type StreamName = RoomName | `@${string}:@${string}`;
+
+export function streamOf(conversation: Conversation, viewer: string): StreamName {
+  if (!isDirect(conversation)) return conversation;
+  const [a, b] = [usernameKey(viewer), usernameKey(peerOf(conversation))].sort();
+  return `@${a}:@${b}`;
+}
+
+/** The two users (lower-case) of a DM pair's stream, or none for a room. */
+export function pairOf(stream: StreamName): [string, string] | undefined {
+  if (!stream.startsWith("@")) return undefined;
+  const [a = "", b = ""] = stream.split(":");
+  return [a.slice(1), b.slice(1)];
+}
+
 /** The socket.io room holding every socket of one user, on every worker. */
 export function userChannel(user: string): DirectName {
   return `@${usernameKey(user)}`;

@@ -6,6 +6,8 @@ export interface MetricsSample {
   messagesStored: number;
   messagesDelivered: number;
   sendsShed: number;
+  liveReceived: number;
+  liveGapFills: number;
   rssBytes: number;
   heapUsedBytes: number;
   cpuSeconds: number;
@@ -20,6 +22,10 @@ export class Counters {
   sendsShed = 0;
   /** Sends waiting on Redis right now. */
   sendsInFlight = 0;
+  /** Messages this worker's live subscriber received: only those of conversations its sockets are in. */
+  liveReceived = 0;
+  /** Conversations read from their stream after a gap (or a resubscription). */
+  liveGapFills = 0;
 
   sample(sockets: number): MetricsSample {
     const memory = process.memoryUsage();
@@ -31,6 +37,8 @@ export class Counters {
       messagesStored: this.messagesStored,
       messagesDelivered: this.messagesDelivered,
       sendsShed: this.sendsShed,
+      liveReceived: this.liveReceived,
+      liveGapFills: this.liveGapFills,
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -49,6 +57,13 @@ const FAMILIES: { key: keyof Omit<MetricsSample, "pid">; name: string; type: "ga
     type: "counter",
     help: "Sends refused (E_RATE_LIMITED) because the worker was saturated.",
   },
+  {
+    key: "liveReceived",
+    name: "chat_live_messages_received_total",
+    type: "counter",
+    help: "Messages the worker's live subscriber received (conversations its sockets are in).",
+  },
+  { key: "liveGapFills", name: "chat_live_gap_fills_total", type: "counter", help: "Conversations read from their stream after a gap." },
   { key: "rssBytes", name: "process_resident_memory_bytes", type: "gauge", help: "Resident memory." },
   { key: "heapUsedBytes", name: "nodejs_heap_used_bytes", type: "gauge", help: "V8 heap in use." },
   { key: "cpuSeconds", name: "process_cpu_seconds_total", type: "counter", help: "User and system CPU time." },

@@ -55,7 +55,8 @@ export async function catchUp(
     const conversation = conversations[i] as Conversation;
     if (page.truncated) socket.emit("history:truncated", { conversation, messages: page.messages });
     else for (const message of page.messages) socket.emit("message:new", message);
-    const newest = page.messages.at(-1)?.id;
+    // What the client holds counts as sent: a live message it already has must not come again.
+    const newest = page.messages.at(-1)?.id ?? (page.truncated ? undefined : lastIds.get(sentKey(conversation)));
     if (newest !== undefined) sent.set(sentKey(conversation), newest);
   });
 }

@@ -90,10 +90,12 @@ async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery)
   }
   await delivery.hold(socket, async (sent) => {
     socket.join([userChannel(user), sessionChannel(sessionId), ...rooms]);
+    await delivery.follow(socket, rooms);
     // Others start direct conversations with this user at any time: their list is read only once
-    // the user's channel is joined, so a first message is either listed (replayed below) or stored
-    // after the join (delivered live).
+    // this worker hears the user's notices, so a new pair is either listed (followed and replayed
+    // below) or announced after the read (followed then).
     const directs = await deps.rooms.directsOf(user);
+    await delivery.follow(socket, directs, { listed: true });
     socket.emit("welcome", { user, instance: deps.instance, rooms, directs });
     const conversations: Conversation[] = [...rooms, ...directs];
     await catchUp(socket, conversations, lastIds, deps.messages, deps.config.limits.catchupMax, sent);

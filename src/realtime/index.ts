@@ -5,7 +5,7 @@ import type { SessionKeeper } from "../store/sessions.js";
 import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { connectionHandler } from "./connection.js";
 import type { ChatServer, RealtimeDeps } from "./context.js";
-import { createDelivery, type Delivery } from "./delivery.js";
+import { createDelivery, type Delivery, type OpenFeed } from "./delivery.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
 import { endSessionSockets, startSessionWatch } from "./sessions.js";
@@ -13,8 +13,8 @@ import { endSessionSockets, startSessionWatch } from "./sessions.js";
 export interface RealtimeOptions extends RealtimeDeps {
   session: SessionMiddleware;
   sessions: SessionKeeper;
-  /** Resolves once the worker's delivery feed reader has delivered everything stored so far. */
-  syncFeed(timeoutMs: number): Promise<void>;
+  /** Opens this worker's live feed (per-conversation subscriptions), which delivery drives. */
+  openFeed: OpenFeed;
   /** The socket.io adapter: how broadcasts reach the other workers (redis or cluster). */
   adapter?: Parameters<ChatServer["adapter"]>[0];
 }
@@ -25,8 +25,6 @@ export interface Realtime {
   /** Tells every socket who came online or went offline. */
   announcer: Announcer;
   endSessionSockets(sessionId: string): void;
-  /** Closes every client transport: clients reconnect by themselves and catch up from their last ids. */
-  reconnectAll(): void;
   /**
    * Stops timers and sends every client (and any that still arrives) to reconnect elsewhere, at
    * the pace the workers that take them over can follow (drain.ts).
@@ -46,7 +44,7 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   io.engine.use(handshakeMiddleware(options.session, options.limiter, config));
   requireLogin(io, config);
 
-  const delivery = createDelivery(io, options.syncFeed, options.counters);
+  const delivery = createDelivery(io, options.openFeed, options.counters);
   const announcer = createAnnouncer(io, options.presence, options.log);
   let draining = false;
   const connect = connectionHandler(io, options, delivery, announcer, () => draining);
@@ -57,16 +55,11 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   const stopHeartbeat = startPresenceHeartbeat(options.presence, announcer, config.presenceTtlSeconds, options.log);
   const stopWatch = startSessionWatch(io, options.sessions, config, options.log);
 
-  const reconnectAll = (): void => {
-    for (const socket of io.of("/").sockets.values()) socket.conn.close();
-  };
-
   return {
     io,
     delivery,
     announcer,
     endSessionSockets: (sessionId) => endSessionSockets(io, sessionId),
-    reconnectAll,
     async drain(pace) {
       draining = true;
       stopHeartbeat();

@@ -15,6 +15,7 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
     const room = parseRoomName(objectPayload(raw).room);
     await rooms.join(user, room);
     socket.join(room);
+    await delivery.follow(socket, [room]);
     // The user's other tabs, on any worker, follow the join live; they load history themselves.
     othersOf(socket).socketsJoin(room);
     othersOf(socket).emit("room:joined", { room });
@@ -29,7 +30,7 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
     "room:join"(payload, ack) {
       delivery
         .hold(this, (sent) => answer(log, "room:join", ack, () => join(this, payload, sent)))
-        // The join was answered; only the wait for this worker's feed reader failed (Redis is down).
+        // The join was answered; only the hold itself failed.
         .catch((err: Error) => log.warn({ err: err.message }, "room join: live delivery not confirmed in sync"));
     },
 

@@ -1,4 +1,4 @@
-import { type Conversation, isDirect, peerOf, usernameKey } from "../domain/names.js";
+import { type Conversation, type StreamName, streamOf, usernameKey } from "../domain/names.js";
 
 /** Every Redis key name, under one prefix, so several deployments (or tests) share a Redis safely. */
 export interface Keys {
@@ -10,9 +10,16 @@ export interface Keys {
   sessionSecret: string;
   /** The stream of a conversation as `viewer` names it; a DM pair shares one stream. */
   log(conversation: Conversation, viewer: string): string;
-  dedupe(log: string, from: string, clientId: string): string;
-  /** Every message of every conversation, in the order stored: what workers tail to deliver. */
-  feed: string;
+  /**
+   * A conversation's keys and channel share one hash tag (its stream name), so the send script
+   * and its publish touch one hash slot of a Redis Cluster.
+   */
+  logOf(stream: StreamName): string;
+  dedupe(stream: StreamName, from: string, clientId: string): string;
+  /** The sharded pub/sub channel that carries a conversation's new messages to subscribed workers. */
+  live(stream: StreamName): string;
+  /** The sharded pub/sub channel that tells a user's workers of DMs they may not follow yet. */
+  notices(user: string): string;
   rooms: string;
   roomMembers(room: string): string;
   userRooms(user: string): string;
@@ -34,13 +41,11 @@ export function createKeys(prefix: string): Keys {
     sessions: k("sess:"),
     session: (id) => k(`sess:${id}`),
     sessionSecret: k("session-secret"),
-    log: (conversation, viewer) => {
-      if (!isDirect(conversation)) return k(`log:${conversation}`);
-      const pair = [usernameKey(viewer), peerOf(conversation)].sort();
-      return k(`log:@${pair[0]}:@${pair[1]}`);
-    },
-    dedupe: (log, from, clientId) => k(`dedupe:${log.slice(prefix.length)}:${usernameKey(from)}:${clientId}`),
-    feed: k("feed"),
+    log: (conversation, viewer) => k(`log:{${streamOf(conversation, viewer)}}`),
+    logOf: (stream) => k(`log:{${stream}}`),
+    dedupe: (stream, from, clientId) => k(`dedupe:{${stream}}:${usernameKey(from)}:${clientId}`),
+    live: (stream) => k(`live:{${stream}}`),
+    notices: (user) => k(`notices:{@${usernameKey(user)}}`),
     rooms: k("rooms"),
     roomMembers: (room) => k(`members:${room}`),
     userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),

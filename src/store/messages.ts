@@ -1,8 +1,9 @@
 import type { Message } from "../domain/messages.js";
-import { type Conversation, isDirect, peerOf, usernameKey } from "../domain/names.js";
+import { type Conversation, isDirect, peerOf, type StreamName, streamOf, usernameKey } from "../domain/names.js";
 import { compareIds, timestampOf } from "../domain/stream-ids.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
+import { encodeNotice } from "./live-wire.js";
 import { guarded, type Redis } from "./redis.js";
 import type { ReplicaConfirmer } from "./replication.js";
 import { lua } from "./scripts.js";
@@ -39,8 +40,8 @@ export interface Page {
 export interface MessageStore {
   /**
    * Stores once per (conversation, sender, clientId), lists a direct conversation on both sides and
-   * queues the message on the delivery feed, atomically, if the sender's rate allows it. A retry of
-   * a stored message costs no token.
+   * publishes the message on its conversation's live channel, atomically, if the sender's rate
+   * allows it. A retry of a stored message costs no token.
    * @throws AppError E_RATE_LIMITED.
    */
   append(message: NewMessage, rate: SendRate): Promise<Appended>;
@@ -56,8 +57,6 @@ export interface MessageStore {
 
 export interface MessageStoreOptions {
   historyLimit: number;
-  /** Entries kept on the delivery feed: how far a worker's feed reader may fall behind. */
-  feedLimit: number;
   /** Seconds a clientId is remembered for deduplication. */
   dedupeSeconds: number;
   /** Waits for replicas after a batch is stored, before it is acknowledged (REDIS_WAIT_REPLICAS). */
@@ -66,43 +65,56 @@ export interface MessageStoreOptions {
 
 // One script per batch of sends (those that arrived in one event-loop iteration): per message,
 // dedupe, rate limit, store, remember the clientId, list a direct conversation on both sides and
-// queue for delivery. A message is either stored and delivered to every worker in id order, or not
+// publish it on its conversation's live channel with the id of its predecessor in the stream, so
+// a subscribed worker sees a gap (live-feed.ts). A message is either stored and published, or not
 // stored at all. The direct conversation is listed in the same step because a reconnecting
-// recipient reads its list to catch up: listed any later, a first message that its worker's feed
-// reader delivered before the socket joined would be neither replayed nor delivered. The conversation
-// stream's id is the message id; the feed gets its own id (two streams may mint equal ids) and
-// carries the message id. The rate limit is a GCRA (one integer per sender: the time, in µs on
-// Redis's clock, at which their budget is full again), shared by every worker and host. Each
-// redis.call costs a few µs of Redis CPU, so the script makes as few as it can.
-// KEYS: feed, then per message: log, dedupe, rate, sender's directs, recipient's directs (for a
-// room, the sender's twice, untouched). ARGV: history limit, dedupe seconds, feed limit, then per
-// message: from, text, clientId, to, interval µs, burst window µs.
-// Returns, per message: id ('' when refused), created (1/0), ms to wait (refused).
+// recipient reads its list to catch up. The rate limit is a GCRA (one integer per sender: the
+// time, in µs on Redis's clock, at which their budget is full again), shared by every worker and
+// host. Each redis.call costs a few µs of Redis CPU, so the script makes as few as it can.
+// KEYS per message: log, dedupe, rate, sender's directs, recipient's directs (for a room, the
+// sender's twice, untouched), live channel. ARGV: history limit, dedupe seconds, then per message:
+// from, text, clientId, to, interval µs, burst window µs.
+// Returns, per message: id ('' when refused), created (1/0), ms to wait (refused), the id before
+// it in its stream ('0-0' if none), 1 when it opened a direct conversation on either side.
 const SEND = lua(`
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local out = {}
-for i = 0, (#KEYS - 1) / 5 - 1 do
-  local log, dedupe, rate = KEYS[2 + 5 * i], KEYS[3 + 5 * i], KEYS[4 + 5 * i]
-  local a = 4 + 6 * i
+local newest = {}
+for i = 0, #KEYS / 6 - 1 do
+  local log, dedupe, rate, live = KEYS[1 + 6 * i], KEYS[2 + 6 * i], KEYS[3 + 6 * i], KEYS[6 + 6 * i]
+  local a = 3 + 6 * i
+  local from, text, cid, to = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local existing = redis.call('GET', dedupe)
   if existing then
+    local before = redis.call('XREVRANGE', log, '(' .. existing, '-', 'COUNT', 1)
     out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = 0
+    out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = 0
   else
     local full = math.max(tonumber(redis.call('GET', rate)) or now, now) + tonumber(ARGV[a + 4])
     local over = full - now - tonumber(ARGV[a + 5])
     if over > 0 then
-      out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = math.ceil(over / 1000)
+      out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = math.ceil(over / 1000); out[#out + 1] = ''; out[#out + 1] = 0
     else
       redis.call('SET', rate, full, 'PX', math.ceil((full - now) / 1000))
-      local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', ARGV[a], 'text', ARGV[a + 1], 'cid', ARGV[a + 2])
-      redis.call('SET', dedupe, id, 'EX', ARGV[2])
-      if string.sub(ARGV[a + 3], 1, 1) == '@' then
-        redis.call('SADD', KEYS[5 + 5 * i], ARGV[a + 3])
-        redis.call('SADD', KEYS[6 + 5 * i], '@' .. ARGV[a])
+      local prev = newest[log]
+      if not prev then
+        local top = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+        prev = top[1] and top[1][1] or '0-0'
       end
-      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'id', id, 'to', ARGV[a + 3], 'from', ARGV[a], 'text', ARGV[a + 1], 'cid', ARGV[a + 2])
-      out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = 0
+      local direct = string.sub(to, 1, 1) == '@'
+      local id
+      local opened = 0
+      if direct then
+        id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid, 'to', to)
+        opened = redis.call('SADD', KEYS[4 + 6 * i], to) + redis.call('SADD', KEYS[5 + 6 * i], '@' .. from)
+      else
+        id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid)
+      end
+      newest[log] = id
+      redis.call('SET', dedupe, id, 'EX', ARGV[2])
+      redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. text)
+      out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = 0; out[#out + 1] = prev; out[#out + 1] = math.min(opened, 1)
     end
   end
 end
@@ -133,28 +145,50 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
   const { replicas } = options;
 
   const runBatch = async (batch: PendingSend[]): Promise<void> => {
-    const scriptKeys = [keys.feed];
-    const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds), String(options.feedLimit)];
+    const scriptKeys: string[] = [];
+    const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds)];
+    const streams: StreamName[] = [];
     for (const { message, rate } of batch) {
-      const log = keys.log(message.to, message.from);
+      const stream = streamOf(message.to, message.from);
+      streams.push(stream);
       const senderDirects = keys.userDirects(message.from);
       const recipientDirects = isDirect(message.to) ? keys.userDirects(peerOf(message.to)) : senderDirects;
-      scriptKeys.push(log, keys.dedupe(log, message.from, message.clientId), keys.rate("send", usernameKey(message.from)));
-      scriptKeys.push(senderDirects, recipientDirects);
+      scriptKeys.push(
+        keys.logOf(stream),
+        keys.dedupe(stream, message.from, message.clientId),
+        keys.rate("send", usernameKey(message.from)),
+      );
+      scriptKeys.push(senderDirects, recipientDirects, keys.live(stream));
       const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
       scriptArgs.push(message.from, message.text, message.clientId, message.to, String(interval), String(interval * rate.burst));
     }
+    let replies: (string | number)[];
     try {
-      const replies = (await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[];
+      replies = (await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[];
       if (replicas) await guarded(() => replicas.confirm());
-      batch.forEach((send, i) => {
-        const [id, created, waitMs] = [String(replies[3 * i]), Number(replies[3 * i + 1]), Number(replies[3 * i + 2])];
-        if (waitMs > 0) send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(waitMs / 1000)));
-        else send.resolve({ id, ts: timestampOf(id), created: created === 1 });
-      });
     } catch (err) {
       for (const send of batch) send.reject(err);
+      return;
     }
+    batch.forEach((send, i) => {
+      const [id, created, waitMs, prev, opened] = replies.slice(5 * i, 5 * i + 5).map(String) as [string, string, string, string, string];
+      if (Number(waitMs) > 0) {
+        send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(Number(waitMs) / 1000)));
+        return;
+      }
+      const appended = { id, ts: timestampOf(id), created: created === "1" };
+      const { to, from } = send.message;
+      // A worker follows a DM pair only once it knows it: both users' workers are told of a pair
+      // that just opened, and again on a retry (its first try may have died before telling them).
+      // The ack waits for the notices, so an acknowledged message is always announced.
+      if (isDirect(to) && (opened === "1" || !appended.created)) {
+        const notice = encodeNotice({ stream: streams[i] as StreamName, id, prev });
+        const told = [from, peerOf(to)].map((user) => guarded(() => redis.sPublish(keys.notices(user), notice)));
+        Promise.all(told).then(() => send.resolve(appended), send.reject);
+      } else {
+        send.resolve(appended);
+      }
+    });
   };
 
   /** The sends of one event-loop iteration share a script run (one command, one Redis call). */

@@ -14,7 +14,7 @@ const PROBE_EVERY_MS = 250;
 /**
  * A Sentinel-managed primary through node-redis's createSentinel: it asks the sentinels for the
  * primary, listens to their failover announcements and moves every connection (commands, the
- * leased blocking connection, pub/sub, which it re-subscribes) to the promoted replica.
+ * live and adapter pub/sub, which it re-subscribes) to the promoted replica.
  */
 export async function connectSentinelClients(config: SentinelConfig, log: Logger): Promise<RedisClients> {
   const socket = { tls: config.tls, connectTimeout: 5000 } as const;
@@ -27,9 +27,9 @@ export async function connectSentinelClients(config: SentinelConfig, log: Logger
   const sentinel = createSentinel({
     name: config.name,
     sentinelRootNodes: [...config.sentinels],
-    // One connection is reserved for the commands of every store (so a batch's WAIT runs on the
-    // connection that wrote it); the other is leased for good to the blocking reads.
-    masterPoolSize: 2,
+    // One connection is reserved for the commands of every store, so a batch's WAIT runs on the
+    // connection that wrote it.
+    masterPoolSize: 1,
     reserveClient: true,
     scanInterval: SCAN_EVERY_MS,
     passthroughClientErrorEvents: true,
@@ -56,14 +56,18 @@ export async function connectSentinelClients(config: SentinelConfig, log: Logger
     throw err;
   }
   connected = true;
-  const lease = await sentinel.acquire();
   const main: Redis = sentinel;
-  const blocking: Redis = lease;
   log.info({ primary: sentinel.getMasterNode() }, "redis primary found through sentinel");
 
   return {
     main: gated(main, gate),
-    blocking: gated(blocking, gate),
+    // The sentinel's pub/sub connection is re-subscribed after a failover; the primary answering
+    // again (after any connection error, a failover included) is when what was published
+    // meanwhile must be read from the streams.
+    live: {
+      client: gated<typeof sentinel>(sentinel, gate, new Set(["sSubscribe", "sUnsubscribe"])),
+      onRestored: (listener) => gate.onUp(listener),
+    },
     async adapterClients() {
       // The sentinel's pub/sub runs on a connection of its own that it re-subscribes after a failover.
       // The adapter also calls the publisher's event methods (on, off): only publishing is gated.
@@ -71,7 +75,6 @@ export async function connectSentinelClients(config: SentinelConfig, log: Logger
     },
     async close() {
       gate.close();
-      lease.release();
       await closeSentinel(sentinel);
     },
   };
@@ -104,6 +107,7 @@ class PrimaryGate {
   #probing = false;
   #closed = false;
   readonly #pending = new Set<Pending>();
+  readonly #upListeners = new Set<() => void>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(
@@ -139,6 +143,12 @@ class PrimaryGate {
     if (!this.#probing) void this.#probeUntilUp();
   }
 
+  /** Calls `listener` each time the primary answers again after being down; returns its remover. */
+  onUp(listener: () => void): () => void {
+    this.#upListeners.add(listener);
+    return () => this.#upListeners.delete(listener);
+  }
+
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
@@ -152,6 +162,7 @@ class PrimaryGate {
         await this.probe();
         this.#available = true;
         this.log.info({ downMs: Date.now() - since }, "redis primary answering again");
+        for (const listener of this.#upListeners) listener();
         break;
       } catch {
         await sleep(PROBE_EVERY_MS);

@@ -56,6 +56,7 @@ export type Redis = Pick<
   | "ping"
   | "info"
   | "publish"
+  | "sPublish"
   | "wait"
 >;
 
@@ -105,12 +106,22 @@ export const WRITE_BUFFER_BYTES = 1 << 20;
 /** Reconnect backoff of every node connection: quick at first, at most 2 s, with jitter. */
 export const reconnectDelay = (retries: number): number => Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100);
 
+/**
+ * A subscriber whose subscriptions survive reconnects and failovers. What was published while it
+ * was away is lost, so `onRestored` tells its user to fill the gap from the streams.
+ */
+export interface LiveSubscriber {
+  readonly client: Pick<PubSubClient, "sSubscribe" | "sUnsubscribe">;
+  /** Calls `listener` each time the subscriber is back; returns a function that stops that. */
+  onRestored(listener: () => void): () => void;
+}
+
 /** Every Redis connection a worker holds, whatever the topology. */
 export interface RedisClients {
   /** Commands of every store; after a failover, the new primary's. */
   readonly main: Redis;
-  /** A connection of its own for blocking reads (XREAD BLOCK), on the same primary. */
-  readonly blocking: Redis;
+  /** The live delivery path's sharded pub/sub subscriber, a connection of its own on the same primary. */
+  readonly live: LiveSubscriber;
   /** The socket.io adapter's publishing and subscribing clients (the subscriber made on first call). */
   adapterClients(): Promise<{ pub: PubSubClient; sub: PubSubClient }>;
   /** Closes every connection. */
@@ -130,11 +141,19 @@ export async function connectRedisClients(target: RedisTarget, log: Logger): Pro
   }
   const url = target.url;
   const main = await connectRedis({ url, name: "main", log });
-  const feed = await connectRedis({ url, name: "feed", log, like: main });
-  const all: RedisClient[] = [main, feed];
+  // The subscriber keeps its subscriptions through an outage (node-redis restores them before
+  // "ready"), so it queues rather than fails, and keeps node-redis's per-command timeout.
+  const live = await connectRedis({ url, name: "live-sub", log, failFast: false, watched: false, like: main });
+  const all: RedisClient[] = [main, live];
   return {
     main,
-    blocking: feed,
+    live: {
+      client: live,
+      onRestored(listener) {
+        live.on("ready", listener);
+        return () => live.off("ready", listener);
+      },
+    },
     async adapterClients() {
       // The subscriber must be a dedicated connection (socket.io-redis-adapter #387); publishing can share.
       const sub = await connectRedis({ url, name: "adapter-sub", log, failFast: false, watched: false, like: main });

@@ -12,8 +12,8 @@ import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
-import { startFeedReader } from "../store/feed.js";
 import { createKeys } from "../store/keys.js";
+import { createLiveFeed } from "../store/live-feed.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
@@ -27,8 +27,6 @@ import { createUserStore } from "../store/users.js";
 import { hostMetrics } from "./metrics.js";
 import { takeRoutedConnections } from "./routed-connections.js";
 
-/** How far a worker's feed reader may fall behind before its sockets are told to catch up. */
-const FEED_LIMIT = 100_000;
 const DEDUPE_SECONDS = 86_400;
 /** The part of its time limit a stopping worker may spend sending its clients away. */
 const DRAIN_SHARE = 0.6;
@@ -81,7 +79,6 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
   const messages = createMessageStore(redis, keys, {
     historyLimit: config.limits.historyLimit,
-    feedLimit: FEED_LIMIT,
     dedupeSeconds: DEDUPE_SECONDS,
     replicas: config.redisWait.replicas > 0 ? replicaConfirmer(redis, config.redisWait, log) : undefined,
   });
@@ -89,18 +86,6 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   let accepting = false;
   const counters = new Counters();
   let realtime: Realtime | undefined;
-  // Started before socket.io exists: until then there are no sockets to deliver to.
-  const feed = await startFeedReader(
-    clients.blocking,
-    redis,
-    keys,
-    {
-      deliver: (batch) => realtime?.delivery.deliver(batch),
-      // Deliveries were lost to trimming: reconnecting makes every client catch up from its last id.
-      lost: () => realtime?.reconnectAll(),
-    },
-    log,
-  );
   const app = createApp({
     counters,
     metrics: hostMetrics(counters, () => realtime?.io.engine.clientsCount ?? 0),
@@ -136,7 +121,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     readState: createReadStateStore(redis, keys),
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
-    syncFeed: (timeoutMs) => feed.sync(timeoutMs),
+    openFeed: (handlers) => createLiveFeed(clients.live, redis, keys, handlers, log, counters),
     adapter,
   });
   const live = realtime;
@@ -160,7 +145,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
       live.announcer.changed(await presence.leave().catch(() => []));
       await live.announcer.flush();
       live.announcer.stop();
-      await feed.stop();
+      live.delivery.stop();
       await new Promise<void>((resolve) => live.io.close(() => resolve()));
       await clients.close();
     },

@@ -20,6 +20,10 @@ t.test("redis clients through Sentinel > primary killed > commands fail fast, th
   const { pub, sub } = await clients.adapterClients();
   const heard: string[] = [];
   await sub.subscribe("ha:channel", (message) => heard.push(message));
+  const liveHeard: string[] = [];
+  await clients.live.client.sSubscribe("ha:live", (message) => liveHeard.push(message));
+  let restored = 0;
+  clients.live.onRestored(() => restored++);
 
   await clients.main.set("ha:key", "before");
   t.equal(await clients.main.wait(1, 1000), 1, "the replica confirms the write (WAIT)");
@@ -37,7 +41,7 @@ t.test("redis clients through Sentinel > primary killed > commands fail fast, th
   t.ok(isRedisUnavailable(refused), "a command while the primary is gone fails as an outage (E_UNAVAILABLE)");
   t.ok(Date.now() - started < 1000, `and fails fast (${Date.now() - started} ms)`);
 
-  // After the promotion, commands, the blocking connection and pub/sub all reach the new primary.
+  // After the promotion, commands, the live subscriber and pub/sub all reach the new primary.
   let value: string | null = null;
   for (let i = 0; i < 150 && value === null; i++) {
     value = await clients.main.get("ha:key").catch(() => null);
@@ -45,9 +49,13 @@ t.test("redis clients through Sentinel > primary killed > commands fail fast, th
   }
   t.equal(value, "before", "the acknowledged write is on the new primary");
   t.equal(await set.primaryPort(), replica.port, "the replica was promoted");
-  await clients.main.xAdd("ha:stream", "*", { a: "1" });
-  const read = await clients.blocking.xRead({ key: "ha:stream", id: "0-0" }, { BLOCK: 100, COUNT: 1 });
-  t.ok(JSON.stringify(read).includes('"a":"1"'), "the blocking connection reads from the new primary");
+  await until(() => restored > 0, "the live subscriber is told that it is back");
+  let livePublished = 0;
+  for (let i = 0; i < 100 && !liveHeard.includes("after"); i++) {
+    livePublished += await clients.main.sPublish("ha:live", "after").catch(() => 0);
+    await sleep(100);
+  }
+  t.ok(liveHeard.includes("after") && livePublished > 0, "the live subscriber was re-subscribed on the new primary");
   let published = 0;
   for (let i = 0; i < 100 && !heard.includes("after"); i++) {
     published += await pub.publish("ha:channel", "after").catch(() => 0);

@@ -1,0 +1,88 @@
+import { type Conversation, pairOf, parseConversation, type StreamName } from "../domain/names.js";
+import { isStreamId, timestampOf } from "../domain/stream-ids.js";
+
+/**
+ * What the live channels carry between workers (never clients). The send script writes a message's
+ * payload, so its fields are joined by newlines there: every field but the text is a name or an id
+ * without one, and the text comes last.
+ */
+
+/** A stored message as workers deliver it: addressed as its sender addressed it. */
+export interface StoredMessage {
+  stream: StreamName;
+  id: string;
+  /** `#room`, or `@recipient` as the sender named them. */
+  to: Conversation;
+  from: string;
+  text: string;
+  ts: number;
+  clientId: string;
+}
+
+/** A message from its conversation's live channel, with the id before it in its stream ("0-0": none). */
+export interface LiveMessage {
+  prev: string;
+  message: StoredMessage;
+}
+
+/** A DM pair has a message: a worker that does not follow the pair yet fills it from `prev` on. */
+export interface Notice {
+  stream: StreamName;
+  id: string;
+  prev: string;
+}
+
+/** Splits off the first `count` newline-separated fields; the rest (which may hold newlines) is last. */
+function fields(payload: string, count: number): string[] | undefined {
+  const out: string[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const end = payload.indexOf("\n", at);
+    if (end < 0) return undefined;
+    out.push(payload.slice(at, end));
+    at = end + 1;
+  }
+  out.push(payload.slice(at));
+  return out;
+}
+
+function conversationOr(value: string): Conversation | undefined {
+  try {
+    return value.startsWith("@") ? (value as Conversation) : parseConversation(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a live payload (`prev`, `id`, `from`, `to`, `clientId`, `text`); undefined if malformed. */
+export function parseLive(stream: StreamName, payload: string): LiveMessage | undefined {
+  const parts = fields(payload, 5);
+  if (parts === undefined) return undefined;
+  const [prev = "", id = "", from = "", rawTo = "", clientId = "", text = ""] = parts;
+  const to = conversationOr(rawTo);
+  if (!isStreamId(prev) || !isStreamId(id) || to === undefined) return undefined;
+  return { prev, message: { stream, id, to, from, text, ts: timestampOf(id), clientId } };
+}
+
+/** A stream entry as delivered after a gap. DM entries carry their `to`; older ones fall back to the key. */
+export function fromEntry(stream: StreamName, entry: { id: string; message: Record<string, string> }): StoredMessage {
+  const { from = "", text = "", cid = "", to } = entry.message;
+  const pair = pairOf(stream);
+  let recipient: Conversation;
+  if (pair === undefined) recipient = stream as Conversation;
+  else if (to?.startsWith("@")) recipient = to as Conversation;
+  else recipient = `@${pair[0] === from.toLowerCase() ? pair[1] : pair[0]}`;
+  return { stream, id: entry.id, to: recipient, from, text, ts: timestampOf(entry.id), clientId: cid };
+}
+
+export function encodeNotice(notice: Notice): string {
+  return `${notice.stream}\n${notice.id}\n${notice.prev}`;
+}
+
+const PAIR = /^@[a-z0-9_.-]{3,32}:@[a-z0-9_.-]{3,32}$/;
+
+export function parseNotice(payload: string): Notice | undefined {
+  const [stream = "", id = "", prev = ""] = payload.split("\n");
+  if (!PAIR.test(stream) || !isStreamId(id) || !isStreamId(prev)) return undefined;
+  return { stream: stream as StreamName, id, prev };
+}

@@ -1,0 +1,36 @@
+import t from "tap";
+import { streamOf } from "../../src/domain/names.js";
+import { encodeNotice, fromEntry, parseLive, parseNotice } from "../../src/store/live-wire.js";
+
+t.test("streamOf > a DM pair > one stream for both sides, names in lower case; a room is itself", async (t) => {
+  t.equal(streamOf("@Bob", "alice"), "@alice:@bob");
+  t.equal(streamOf("@alice", "Bob"), "@alice:@bob");
+  t.equal(streamOf("#lobby", "alice"), "#lobby");
+});
+
+t.test("parseLive > a payload > fields in order, the text keeps its newlines; malformed ones are refused", async (t) => {
+  const live = parseLive("#lobby", "1-0\n2-0\nAlice\n#lobby\ncid12345\nline one\nline two");
+  t.same(live, {
+    prev: "1-0",
+    message: { stream: "#lobby", id: "2-0", to: "#lobby", from: "Alice", text: "line one\nline two", ts: 2, clientId: "cid12345" },
+  });
+  t.equal(parseLive("#lobby", "1-0\n2-0\nAlice"), undefined, "too few fields");
+  t.equal(parseLive("#lobby", "x\n2-0\nAlice\n#lobby\ncid\ntext"), undefined, "a predecessor that is not an id");
+  t.equal(parseLive("#lobby", "1-0\n2-0\nAlice\nlobby\ncid\ntext"), undefined, "not a conversation");
+});
+
+t.test("fromEntry > a DM entry > addressed as stored, or to the other user when an older entry has no `to`", async (t) => {
+  t.match(fromEntry("@alice:@bob", { id: "5-1", message: { from: "Alice", text: "hi", cid: "c", to: "@Bob" } }), {
+    to: "@Bob",
+    from: "Alice",
+  });
+  t.match(fromEntry("@alice:@bob", { id: "5-1", message: { from: "Alice", text: "hi", cid: "c" } }), { to: "@bob", ts: 5 });
+  t.match(fromEntry("#lobby", { id: "5-1", message: { from: "Alice", text: "hi", cid: "c" } }), { to: "#lobby", clientId: "c" });
+});
+
+t.test("parseNotice > what encodeNotice wrote > the same notice; anything else is refused", async (t) => {
+  const notice = { stream: "@alice:@bob" as const, id: "9-0", prev: "0-0" };
+  t.same(parseNotice(encodeNotice(notice)), notice);
+  t.equal(parseNotice("#lobby\n9-0\n0-0"), undefined, "rooms have no notices");
+  t.equal(parseNotice("@alice:@bob\n9-0"), undefined);
+});

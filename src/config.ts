@@ -25,9 +25,20 @@ export interface Limits {
   readonly historyPageMax: number;
   /** Most missed messages replayed per conversation on reconnect before it is truncated (CATCHUP_MAX). */
   readonly catchupMax: number;
-  /** Failed logins per username and address in LOGIN_WINDOW seconds (LOGIN_RATE). */
+  /**
+   * Login attempts per username and address before each further one must wait a delay that
+   * doubles (1 s, 2 s, 4 s … up to LOGIN_WINDOW); a success clears them (LOGIN_RATE).
+   */
   readonly loginRate: number;
+  /** Seconds after the last attempt when a username and address, or an address, starts afresh (LOGIN_WINDOW). */
   readonly loginWindowSeconds: number;
+  /** Failed login attempts per address over every username in LOGIN_WINDOW (LOGIN_ADDRESS_RATE). */
+  readonly loginAddressRate: number;
+  /**
+   * Password hashes (login or registration) a worker runs at once (PASSWORD_HASH_MAX_IN_FLIGHT);
+   * beyond it those requests get 429 at once, so spraying cannot queue CPU and memory without bound.
+   */
+  readonly hashMaxInFlight: number;
   /** Registrations per address per hour (REGISTER_RATE). */
   readonly registerRate: number;
   /** socket.io connections per user per minute (CONNECT_RATE). */
@@ -144,6 +155,8 @@ export function loadConfig(env: Env = process.env): Config {
       catchupMax: read.int("CATCHUP_MAX", 1000, 1, 100_000),
       loginRate: read.int("LOGIN_RATE", 10, 1, 1_000_000),
       loginWindowSeconds: read.int("LOGIN_WINDOW", 900, 1, 86_400),
+      loginAddressRate: read.int("LOGIN_ADDRESS_RATE", 100, 1, 10_000_000),
+      hashMaxInFlight: read.int("PASSWORD_HASH_MAX_IN_FLIGHT", 8, 1, 10_000),
       registerRate: read.int("REGISTER_RATE", 20, 1, 1_000_000),
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),

@@ -21,6 +21,10 @@ export interface Keys {
   presenceWorkers: string;
   presenceWorker(workerId: string): string;
   rate(kind: string, subject: string): string;
+  /** Login attempts on one username from one address; shares a hash slot with `loginAddress`. */
+  loginAttempts(address: string, username: string): string;
+  /** Failed login attempts from one address, over every username. */
+  loginAddress(address: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -46,5 +50,7 @@ export function createKeys(prefix: string): Keys {
     presenceWorkers: k("presence:workers"),
     presenceWorker: (workerId) => k(`presence:worker:${workerId}`),
     rate: (kind, subject) => k(`rate:${kind}:${subject}`),
+    loginAttempts: (address, username) => k(`login:{${address}}:${usernameKey(username).slice(0, 64)}`),
+    loginAddress: (address) => k(`login:{${address}}`),
   };
 }

@@ -7,12 +7,14 @@ import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
+import { createHashGate } from "../lib/hash-gate.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { startFeedReader } from "../store/feed.js";
 import { createKeys } from "../store/keys.js";
+import { createLoginLimits } from "../store/login-limits.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
@@ -103,7 +105,17 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     config,
     log,
     session,
-    accounts: createAccounts(users, limiter, config.limits),
+    accounts: createAccounts({
+      users,
+      limiter,
+      loginLimits: createLoginLimits(redis, keys, {
+        free: config.limits.loginRate,
+        perAddress: config.limits.loginAddressRate,
+        windowSeconds: config.limits.loginWindowSeconds,
+      }),
+      hashGate: createHashGate(config.limits.hashMaxInFlight),
+      limits: config.limits,
+    }),
     instance,
     endSockets: (sessionId) => realtime?.endSessionSockets(sessionId),
     health: {

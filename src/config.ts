@@ -48,6 +48,10 @@ export interface Limits {
    * refused at once with E_RATE_LIMITED, so overload is shed instead of queued without bound.
    */
   readonly sendMaxInFlight: number;
+  /** Milliseconds a connection may take to send a request head (HTTP_HEADERS_TIMEOUT_MS). */
+  readonly httpHeadersTimeoutMs: number;
+  /** Milliseconds a connection may take to send a whole request, body included (HTTP_REQUEST_TIMEOUT_MS). */
+  readonly httpRequestTimeoutMs: number;
   /** Minimum milliseconds between two typing events of one socket (TYPING_INTERVAL_MS). */
   readonly typingIntervalMs: number;
 }
@@ -161,10 +165,16 @@ export function loadConfig(env: Env = process.env): Config {
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),
       typingIntervalMs: read.int("TYPING_INTERVAL_MS", 1500, 0, 60_000),
+      // Node's defaults on a listening server.
+      httpHeadersTimeoutMs: read.int("HTTP_HEADERS_TIMEOUT_MS", 60_000, 100, 3_600_000),
+      httpRequestTimeoutMs: read.int("HTTP_REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
     },
   };
   if (config.sessionAbsoluteSeconds < config.sessionIdleSeconds) {
     problems.push("SESSION_ABSOLUTE_TIMEOUT: must not be shorter than SESSION_IDLE_TIMEOUT");
+  }
+  if (config.limits.httpRequestTimeoutMs < config.limits.httpHeadersTimeoutMs) {
+    problems.push("HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS");
   }
   if (config.limits.historyPage > config.limits.historyPageMax) {
     problems.push("HISTORY_PAGE: must not exceed HISTORY_PAGE_MAX");

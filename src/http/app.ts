@@ -14,6 +14,9 @@ import { sameOriginOnly, securityHeaders } from "./security.js";
 import { isExpired, type SessionMiddleware } from "./session.js";
 import { useHandlebars } from "./views.js";
 
+/** The largest JSON body the API reads. */
+export const API_BODY_BYTES = 16 * 1024;
+
 export interface AppDeps {
   counters: Counters;
   /** Samples of every worker of the host, for GET /metrics. */
@@ -46,7 +49,7 @@ export function createApp(deps: AppDeps): Express {
   app.use("/static", express.static(STATIC_DIR, { maxAge: config.production ? "1h" : 0, index: false }));
   app.use(deps.session, endExpiredSession(config));
   app.use(sameOriginOnly(config.allowedOrigins));
-  app.use("/api", requireJson, express.json({ limit: "16kb" }), apiAuthRoutes(deps, config.sessionCookie));
+  app.use("/api", requireJson, express.json({ limit: API_BODY_BYTES }), apiAuthRoutes(deps, config.sessionCookie));
   app.use(formAuthRoutes(deps, config.sessionCookie));
   app.use(pageRoutes(deps.instance));
   app.use((_req, _res, next) => next(new AppError("E_NOT_FOUND", "no such page")));

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
 import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
-import { createApp } from "../http/app.js";
+import { API_BODY_BYTES, createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
 import { createHashGate } from "../lib/hash-gate.js";
 import type { Logger } from "../lib/logger.js";
@@ -22,6 +22,7 @@ import { closeRedis, connectRedis, type Redis } from "../store/redis.js";
 import { createRoomStore } from "../store/rooms.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
+import { armConnectionDeadlines } from "./connection-deadlines.js";
 import { hostMetrics } from "./metrics.js";
 import { routeStickily } from "./sticky-routing.js";
 
@@ -146,6 +147,12 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     adapter,
   });
   const live = realtime;
+  armConnectionDeadlines(server, {
+    headersTimeoutMs: config.limits.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.limits.httpRequestTimeoutMs,
+    // The largest body any route takes: a socket.io polling packet or a JSON API request.
+    maxBodyBytes: Math.max(config.limits.socketMaxBytes, API_BODY_BYTES),
+  });
   await subscribed(); // the adapter subscribes as socket.io creates its namespace
 
   accepting = true;

@@ -52,6 +52,20 @@ export interface Limits {
   readonly httpHeadersTimeoutMs: number;
   /** Milliseconds a connection may take to send a whole request, body included (HTTP_REQUEST_TIMEOUT_MS). */
   readonly httpRequestTimeoutMs: number;
+  /** Client events per second per socket, of every kind (EVENT_RATE), after a burst of EVENT_BURST. */
+  readonly eventRate: number;
+  readonly eventBurst: number;
+  /** Client events per second per user over its sockets on one worker (USER_EVENT_RATE, USER_EVENT_BURST). */
+  readonly userEventRate: number;
+  readonly userEventBurst: number;
+  /** Open sockets per user over every worker and host (SOCKETS_PER_USER). */
+  readonly socketsPerUser: number;
+  /** Rooms a user may be a member of, #general included (ROOMS_PER_USER). */
+  readonly roomsPerUser: number;
+  /** Rooms a user may create per hour (ROOM_CREATE_RATE). */
+  readonly roomCreateRate: number;
+  /** Rooms in a `rooms:list` page unless the client asks for fewer (ROOMS_PAGE). */
+  readonly roomsPage: number;
   /** Minimum milliseconds between two typing events of one socket (TYPING_INTERVAL_MS). */
   readonly typingIntervalMs: number;
 }
@@ -165,6 +179,14 @@ export function loadConfig(env: Env = process.env): Config {
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),
       typingIntervalMs: read.int("TYPING_INTERVAL_MS", 1500, 0, 60_000),
+      eventRate: read.int("EVENT_RATE", 20, 1, 10_000_000),
+      eventBurst: read.int("EVENT_BURST", 60, 1, 10_000_000),
+      userEventRate: read.int("USER_EVENT_RATE", 50, 1, 10_000_000),
+      userEventBurst: read.int("USER_EVENT_BURST", 150, 1, 10_000_000),
+      socketsPerUser: read.int("SOCKETS_PER_USER", 20, 1, 1_000_000),
+      roomsPerUser: read.int("ROOMS_PER_USER", 100, 1, 1_000_000),
+      roomCreateRate: read.int("ROOM_CREATE_RATE", 20, 1, 1_000_000),
+      roomsPage: read.int("ROOMS_PAGE", 100, 1, 10_000),
       // Node's defaults on a listening server.
       httpHeadersTimeoutMs: read.int("HTTP_HEADERS_TIMEOUT_MS", 60_000, 100, 3_600_000),
       httpRequestTimeoutMs: read.int("HTTP_REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),

@@ -13,7 +13,10 @@ export interface Keys {
   dedupe(log: string, from: string, clientId: string): string;
   /** Every message of every conversation, in the order stored: what workers tail to deliver. */
   feed: string;
-  rooms: string;
+  /** Every room with members, as a sorted set of score 0 (ordered by name, for paging). */
+  roomIndex: string;
+  /** The unordered set of rooms earlier versions kept; moved into `roomIndex` at start. */
+  legacyRooms: string;
   roomMembers(room: string): string;
   userRooms(user: string): string;
   userDirects(user: string): string;
@@ -42,7 +45,8 @@ export function createKeys(prefix: string): Keys {
     },
     dedupe: (log, from, clientId) => k(`dedupe:${log.slice(prefix.length)}:${usernameKey(from)}:${clientId}`),
     feed: k("feed"),
-    rooms: k("rooms"),
+    roomIndex: k("room-index"),
+    legacyRooms: k("rooms"),
     roomMembers: (room) => k(`members:${room}`),
     userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),
     userDirects: (user) => k(`directs-of:${usernameKey(user)}`),

@@ -77,6 +77,8 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const session = createSessionMiddleware(config, createSessionStore(redis, keys, config.sessionIdleSeconds), secret);
   const users = createUserStore(redis, keys);
   const limiter = createRateLimiter(redis, keys);
+  const rooms = createRoomStore(redis, keys, limiter, { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate });
+  await rooms.migrate();
   const presence = createPresenceStore(redis, keys, `${instance}#${randomUUID().slice(0, 8)}`, config.presenceTtlSeconds);
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
   const messages = createMessageStore(redis, keys, {
@@ -136,7 +138,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     log,
     instance,
     users,
-    rooms: createRoomStore(redis, keys),
+    rooms,
     messages,
     presence,
     limiter,

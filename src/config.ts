@@ -86,6 +86,8 @@ export interface Config {
   readonly sessionCookie: string;
   readonly sessionIdleSeconds: number;
   readonly sessionAbsoluteSeconds: number;
+  /** How often a worker checks its sockets' sessions: idle, absolute expiry, ended elsewhere (SESSION_CHECK_INTERVAL_MS). */
+  readonly sessionCheckIntervalMs: number;
   /** Express "trust proxy" value: false, true, a hop count or a list of addresses. */
   readonly trustProxy: boolean | number | string;
   /** Browser origins allowed besides the server's own (ALLOWED_ORIGINS, comma separated). */
@@ -151,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionCookie: read.pattern("SESSION_COOKIE", "jsessionid", /^[\w.-]{1,64}$/, "a cookie name"),
     sessionIdleSeconds: read.int("SESSION_IDLE_TIMEOUT", 86_400, 60, 31_536_000),
     sessionAbsoluteSeconds: read.int("SESSION_ABSOLUTE_TIMEOUT", 604_800, 60, 31_536_000),
+    sessionCheckIntervalMs: read.int("SESSION_CHECK_INTERVAL_MS", 30_000, 100, 3_600_000),
     trustProxy: readTrustProxy(env, problems),
     allowedOrigins: readOrigins(env, problems),
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),

@@ -1,5 +1,6 @@
 import type { Limits } from "../config.js";
-import { parsePassword, parseUsername } from "../domain/names.js";
+import { parseNewPassword, parseUsername } from "../domain/names.js";
+import { commonPasswords } from "../lib/common-passwords.js";
 import { AppError } from "../lib/errors.js";
 import type { HashGate } from "../lib/hash-gate.js";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/passwords.js";
@@ -33,7 +34,7 @@ export function createAccounts({ users, limiter, loginLimits, hashGate, limits }
   return {
     async register(input, address) {
       const name = parseUsername(input.username);
-      const password = parsePassword(input.password);
+      const password = parseNewPassword(input.password, name, await commonPasswords());
       const passwordHash = await hashGate.run(async () => {
         await limiter.hit("register", address, limits.registerRate, 3600);
         return hashPassword(password);

@@ -123,7 +123,7 @@ export function requireLogin(io: ChatServer, config: Config, presence: PresenceS
         if (open >= config.limits.socketsPerUser) {
           return next(refusal("too many connections", { code: "E_RATE_LIMITED", message: "too many open connections for this user" }));
         }
-        socket.data = { user, sessionId: session.id as string, sessionCreatedAt: session.createdAt ?? Date.now() };
+        socket.data = { user, sessionId: session.id as string, sessionCreatedAt: session.createdAt ?? Date.now(), activeAt: Date.now() };
         next();
       },
       // Not an auth failure: the client retries (a Redis blip must never look like "unauthorized").

@@ -42,6 +42,7 @@ export function connectionHandler(
   // listeners in a dictionary that grows with them (B4: 0.07 KB less heap per idle socket).
   // socket.io calls it with the socket as `this`, the event name first and the ack last.
   function dispatch(this: ChatSocket, event: string, ...args: unknown[]): void {
+    this.data.activeAt = Date.now();
     // Every event, known or not, spends from the budget; a refused typing event is simply dropped.
     if (!budget.take(this)) {
       void answer(deps.log, event, args.at(-1), () => Promise.reject(OVER_BUDGET));

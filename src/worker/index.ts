@@ -74,7 +74,11 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const { adapter, subscribed } = await buildAdapter(config, redis, log, clients);
 
   const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
-  const session = createSessionMiddleware(config, createSessionStore(redis, keys, config.sessionIdleSeconds), secret);
+  const session = createSessionMiddleware(
+    config,
+    createSessionStore(redis, keys, config.sessionIdleSeconds, config.sessionAbsoluteSeconds),
+    secret,
+  );
   const users = createUserStore(redis, keys);
   const limiter = createRateLimiter(redis, keys);
   const rooms = createRoomStore(redis, keys, limiter, { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate });

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError } from "./lib/errors.js";
@@ -88,8 +89,15 @@ export interface Config {
   readonly sessionAbsoluteSeconds: number;
   /** How often a worker checks its sockets' sessions: idle, absolute expiry, ended elsewhere (SESSION_CHECK_INTERVAL_MS). */
   readonly sessionCheckIntervalMs: number;
-  /** Express "trust proxy" value: false, true, a hop count or a list of addresses. */
+  /**
+   * Express "trust proxy": false, a hop count or a list of proxy addresses; true (trust every
+   * hop, so any client chooses its own address) only outside production, with a warning.
+   */
   readonly trustProxy: boolean | number | string;
+  /** Who may read GET /metrics, by the connection's own address (METRICS_ALLOW); empty: nobody. */
+  readonly metricsAllow: readonly string[];
+  /** Settings that work but that an operator should hear about at start. */
+  readonly warnings: readonly string[];
   /** Browser origins allowed besides the server's own (ALLOWED_ORIGINS, comma separated). */
   readonly allowedOrigins: readonly string[];
   readonly logLevel: LogLevel;
@@ -130,6 +138,7 @@ const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debu
  */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const read = new EnvReader(env, problems);
   const production = env.NODE_ENV === "production";
 
@@ -154,7 +163,9 @@ export function loadConfig(env: Env = process.env): Config {
     sessionIdleSeconds: read.int("SESSION_IDLE_TIMEOUT", 86_400, 60, 31_536_000),
     sessionAbsoluteSeconds: read.int("SESSION_ABSOLUTE_TIMEOUT", 604_800, 60, 31_536_000),
     sessionCheckIntervalMs: read.int("SESSION_CHECK_INTERVAL_MS", 30_000, 100, 3_600_000),
-    trustProxy: readTrustProxy(env, problems),
+    trustProxy: readTrustProxy(env, production, problems, warnings),
+    metricsAllow: readAddresses("METRICS_ALLOW", env.METRICS_ALLOW ?? "loopback", problems),
+    warnings,
     allowedOrigins: readOrigins(env, problems),
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     shutdownTimeoutMs: read.int("SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
@@ -295,14 +306,41 @@ function readVcapRedis(raw: string | undefined, problems: string[]): string | un
   return undefined;
 }
 
-function readTrustProxy(env: Env, problems: string[]): boolean | number | string {
-  const raw = env.TRUST_PROXY;
+const TRUST_TRUE_RISK =
+  "TRUST_PROXY=true trusts every X-Forwarded-For hop, so any client can choose its own address and walk around the per-address limits; give the number of proxies in front (1 behind one HAProxy) or their addresses";
+
+function readTrustProxy(env: Env, production: boolean, problems: string[], warnings: string[]): boolean | number | string {
+  const raw = env.TRUST_PROXY?.trim();
   if (raw === undefined || raw === "" || raw === "false") return false;
-  if (raw === "true") return true;
+  if (raw === "true") {
+    if (production) problems.push(`TRUST_PROXY: refused when NODE_ENV=production. ${TRUST_TRUE_RISK}`);
+    else warnings.push(TRUST_TRUE_RISK);
+    return !production;
+  }
   if (/^\d+$/.test(raw)) return Number(raw);
-  if (/^[\w.:/, -]+$/.test(raw)) return raw;
-  problems.push(`TRUST_PROXY: expected true, false, a hop count or addresses, got "${raw}"`);
-  return false;
+  return readAddresses("TRUST_PROXY", raw, problems).join(", ") || false;
+}
+
+/** Express's names for address ranges (proxy-addr), accepted wherever addresses are. */
+const NAMED_RANGES = ["loopback", "linklocal", "uniquelocal"];
+
+/** A comma-separated list of IP addresses, CIDR ranges or NAMED_RANGES; "none" or "" is empty. */
+function readAddresses(name: string, raw: string, problems: string[]): string[] {
+  const entries = raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "" && entry !== "none");
+  for (const entry of entries) {
+    if (NAMED_RANGES.includes(entry)) continue;
+    const [address = "", bits, extra] = entry.split("/");
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      problems.push(`${name}: "${entry}" is not an IP address, a CIDR range or one of ${NAMED_RANGES.join(", ")}`);
+    }
+  }
+  return entries;
 }
 
 function readOrigins(env: Env, problems: string[]): string[] {

@@ -6,6 +6,7 @@ import type { Counters, MetricsSample } from "../lib/metrics.js";
 import { STATIC_DIR, TEMPLATES_DIR } from "../lib/paths.js";
 import { isRedisUnavailable } from "../store/redis.js";
 import type { Accounts } from "./accounts.js";
+import { onlyFrom } from "./address-allow.js";
 import { apiAuthRoutes, formAuthRoutes } from "./routes/auth.js";
 import { type Health, healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(healthRoutes(deps.health));
+  app.use("/metrics", onlyFrom(config.metricsAllow));
   app.use(metricsRoutes(deps.metrics));
   app.use("/static", express.static(STATIC_DIR, { maxAge: config.production ? "1h" : 0, index: false }));
   app.use(deps.session, endExpiredSession(config));

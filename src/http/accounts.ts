@@ -57,7 +57,10 @@ export function createAccounts({ users, limiter, loginLimits, hashGate, limits }
           return undefined; // a malformed name is simply unknown
         });
         const ok = await verifyPassword(password, account?.passwordHash ?? (await DUMMY_HASH));
-        if (!account || !ok) throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);
+        if (!account || !ok) {
+          await loginLimits.failed(username, address);
+          throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);
+        }
         await loginLimits.succeeded(username, address);
         return account.name;
       });

@@ -118,16 +118,18 @@ export function requireLogin(io: ChatServer, config: Config, presence: PresenceS
     if (!session?.id || !user || isExpired(session, config)) {
       return next(refusal("unauthorized", { code: "E_UNAUTHORIZED", message: "log in first" }));
     }
+    const admit = () => {
+      socket.data = { user, sessionId: session.id as string, sessionCreatedAt: session.createdAt ?? Date.now(), activeAt: Date.now() };
+      next();
+    };
     presence.connections(user).then(
       (open) => {
-        if (open >= config.limits.socketsPerUser) {
-          return next(refusal("too many connections", { code: "E_RATE_LIMITED", message: "too many open connections for this user" }));
-        }
-        socket.data = { user, sessionId: session.id as string, sessionCreatedAt: session.createdAt ?? Date.now(), activeAt: Date.now() };
-        next();
+        if (open < config.limits.socketsPerUser) return admit();
+        next(refusal("too many connections", { code: "E_RATE_LIMITED", message: "too many open connections for this user" }));
       },
-      // Not an auth failure: the client retries (a Redis blip must never look like "unauthorized").
-      () => next(refusal("unavailable", { code: "E_UNAVAILABLE", message: "storage is unavailable, retry shortly" })),
+      // Storage is down: the set-up that follows fails too and closes the transport, after which
+      // the client retries by itself, as it must after a Redis blip (never a refusal here).
+      admit,
     );
   });
 }

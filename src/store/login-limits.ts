@@ -20,6 +20,8 @@ export interface LoginLimits {
   attempt(username: string, address: string): Promise<void>;
   /** The password was right: this name and address start afresh, and the address gets its try back. */
   succeeded(username: string, address: string): Promise<void>;
+  /** The password was wrong: past the free attempts, the wait counts from now, not from the attempt. */
+  failed(username: string, address: string): Promise<void>;
 }
 
 /**
@@ -46,6 +48,19 @@ redis.call('PEXPIRE', KEYS[1], window)
 if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], window) end
 return {1, 0}`);
 
+// A password check can take a second or more on a busy host: the wait must follow it.
+const FAILED = lua(`
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local free = tonumber(ARGV[1])
+if n < free then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2]) * 1000
+local nextAt = now + math.min(window, 1000 * 2 ^ (n - free))
+if nextAt > tonumber(redis.call('HGET', KEYS[1], 'next') or '0') then redis.call('HSET', KEYS[1], 'next', nextAt) end
+redis.call('PEXPIRE', KEYS[1], window)
+return 1`);
+
 const REFUND = lua(`
 redis.call('DEL', KEYS[1])
 if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
@@ -60,6 +75,9 @@ export function createLoginLimits(redis: Redis, keys: Keys, settings: LoginLimit
       if (allowed === 1) return;
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
       throw new AppError("E_RATE_LIMITED", `too many login attempts, retry in ${seconds}s`, seconds);
+    },
+    async failed(username, address) {
+      await guarded(() => FAILED.run(redis, [keys.loginAttempts(address, username)], args.slice(0, 2)));
     },
     async succeeded(username, address) {
       await guarded(() => REFUND.run(redis, [keys.loginAttempts(address, username), keys.loginAddress(address)], []));

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError } from "./lib/errors.js";
@@ -25,9 +26,20 @@ export interface Limits {
   readonly historyPageMax: number;
   /** Most missed messages replayed per conversation on reconnect before it is truncated (CATCHUP_MAX). */
   readonly catchupMax: number;
-  /** Failed logins per username and address in LOGIN_WINDOW seconds (LOGIN_RATE). */
+  /**
+   * Login attempts per username and address before each further one must wait a delay that
+   * doubles (1 s, 2 s, 4 s … up to LOGIN_WINDOW); a success clears them (LOGIN_RATE).
+   */
   readonly loginRate: number;
+  /** Seconds after the last attempt when a username and address, or an address, starts afresh (LOGIN_WINDOW). */
   readonly loginWindowSeconds: number;
+  /** Failed login attempts per address over every username in LOGIN_WINDOW (LOGIN_ADDRESS_RATE). */
+  readonly loginAddressRate: number;
+  /**
+   * Password hashes (login or registration) a worker runs at once (PASSWORD_HASH_MAX_IN_FLIGHT);
+   * beyond it those requests get 429 at once, so spraying cannot queue CPU and memory without bound.
+   */
+  readonly hashMaxInFlight: number;
   /** Registrations per address per hour (REGISTER_RATE). */
   readonly registerRate: number;
   /** socket.io connections per user per minute (CONNECT_RATE). */
@@ -37,6 +49,24 @@ export interface Limits {
    * refused at once with E_RATE_LIMITED, so overload is shed instead of queued without bound.
    */
   readonly sendMaxInFlight: number;
+  /** Milliseconds a connection may take to send a request head (HTTP_HEADERS_TIMEOUT_MS). */
+  readonly httpHeadersTimeoutMs: number;
+  /** Milliseconds a connection may take to send a whole request, body included (HTTP_REQUEST_TIMEOUT_MS). */
+  readonly httpRequestTimeoutMs: number;
+  /** Client events per second per socket, of every kind (EVENT_RATE), after a burst of EVENT_BURST. */
+  readonly eventRate: number;
+  readonly eventBurst: number;
+  /** Client events per second per user over its sockets on one worker (USER_EVENT_RATE, USER_EVENT_BURST). */
+  readonly userEventRate: number;
+  readonly userEventBurst: number;
+  /** Open sockets per user over every worker and host (SOCKETS_PER_USER). */
+  readonly socketsPerUser: number;
+  /** Rooms a user may be a member of, #general included (ROOMS_PER_USER). */
+  readonly roomsPerUser: number;
+  /** Rooms a user may create per hour (ROOM_CREATE_RATE). */
+  readonly roomCreateRate: number;
+  /** Rooms in a `rooms:list` page unless the client asks for fewer (ROOMS_PAGE). */
+  readonly roomsPage: number;
   /** Minimum milliseconds between two typing events of one socket (TYPING_INTERVAL_MS). */
   readonly typingIntervalMs: number;
   /**
@@ -100,8 +130,17 @@ export interface Config {
   readonly sessionCookie: string;
   readonly sessionIdleSeconds: number;
   readonly sessionAbsoluteSeconds: number;
-  /** Express "trust proxy" value: false, true, a hop count or a list of addresses. */
+  /** How often a worker checks its sockets' sessions: idle, absolute expiry, ended elsewhere (SESSION_CHECK_INTERVAL_MS). */
+  readonly sessionCheckIntervalMs: number;
+  /**
+   * Express "trust proxy": false, a hop count or a list of proxy addresses; true (trust every
+   * hop, so any client chooses its own address) only outside production, with a warning.
+   */
   readonly trustProxy: boolean | number | string;
+  /** Who may read GET /metrics, by the connection's own address (METRICS_ALLOW); empty: nobody. */
+  readonly metricsAllow: readonly string[];
+  /** Settings that work but that an operator should hear about at start. */
+  readonly warnings: readonly string[];
   /** Browser origins allowed besides the server's own (ALLOWED_ORIGINS, comma separated). */
   readonly allowedOrigins: readonly string[];
   readonly logLevel: LogLevel;
@@ -142,6 +181,7 @@ const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debu
  */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const read = new EnvReader(env, problems);
   const production = env.NODE_ENV === "production";
 
@@ -171,7 +211,10 @@ export function loadConfig(env: Env = process.env): Config {
     sessionCookie: read.pattern("SESSION_COOKIE", "jsessionid", /^[\w.-]{1,64}$/, "a cookie name"),
     sessionIdleSeconds: read.int("SESSION_IDLE_TIMEOUT", 86_400, 60, 31_536_000),
     sessionAbsoluteSeconds: read.int("SESSION_ABSOLUTE_TIMEOUT", 604_800, 60, 31_536_000),
-    trustProxy: readTrustProxy(env, problems),
+    sessionCheckIntervalMs: read.int("SESSION_CHECK_INTERVAL_MS", 30_000, 100, 3_600_000),
+    trustProxy: readTrustProxy(env, production, problems, warnings),
+    metricsAllow: readAddresses("METRICS_ALLOW", env.METRICS_ALLOW ?? "loopback", problems),
+    warnings,
     allowedOrigins: readOrigins(env, problems),
     logLevel: read.oneOf("LOG_LEVEL", "info", LOG_LEVELS),
     shutdownTimeoutMs: read.int("SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
@@ -193,6 +236,8 @@ export function loadConfig(env: Env = process.env): Config {
       catchupMax: read.int("CATCHUP_MAX", 1000, 1, 100_000),
       loginRate: read.int("LOGIN_RATE", 10, 1, 1_000_000),
       loginWindowSeconds: read.int("LOGIN_WINDOW", 900, 1, 86_400),
+      loginAddressRate: read.int("LOGIN_ADDRESS_RATE", 100, 1, 10_000_000),
+      hashMaxInFlight: read.int("PASSWORD_HASH_MAX_IN_FLIGHT", 8, 1, 10_000),
       registerRate: read.int("REGISTER_RATE", 20, 1, 1_000_000),
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),
@@ -200,10 +245,24 @@ export function loadConfig(env: Env = process.env): Config {
       searchScanMax: read.int("SEARCH_SCAN_MAX", 5000, 10, 1_000_000),
       searchPage: read.int("SEARCH_PAGE", 20, 1, 1000),
       searchPageMax: read.int("SEARCH_PAGE_MAX", 50, 1, 1000),
+      eventRate: read.int("EVENT_RATE", 20, 1, 10_000_000),
+      eventBurst: read.int("EVENT_BURST", 60, 1, 10_000_000),
+      userEventRate: read.int("USER_EVENT_RATE", 50, 1, 10_000_000),
+      userEventBurst: read.int("USER_EVENT_BURST", 150, 1, 10_000_000),
+      socketsPerUser: read.int("SOCKETS_PER_USER", 20, 1, 1_000_000),
+      roomsPerUser: read.int("ROOMS_PER_USER", 100, 1, 1_000_000),
+      roomCreateRate: read.int("ROOM_CREATE_RATE", 20, 1, 1_000_000),
+      roomsPage: read.int("ROOMS_PAGE", 100, 1, 10_000),
+      // Node's defaults on a listening server.
+      httpHeadersTimeoutMs: read.int("HTTP_HEADERS_TIMEOUT_MS", 60_000, 100, 3_600_000),
+      httpRequestTimeoutMs: read.int("HTTP_REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
     },
   };
   if (config.sessionAbsoluteSeconds < config.sessionIdleSeconds) {
     problems.push("SESSION_ABSOLUTE_TIMEOUT: must not be shorter than SESSION_IDLE_TIMEOUT");
+  }
+  if (config.limits.httpRequestTimeoutMs < config.limits.httpHeadersTimeoutMs) {
+    problems.push("HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS");
   }
   if (config.limits.historyPage > config.limits.historyPageMax) {
     problems.push("HISTORY_PAGE: must not exceed HISTORY_PAGE_MAX");
@@ -340,14 +399,41 @@ function readVcapRedis(raw: string | undefined, problems: string[]): string | un
   return undefined;
 }
 
-function readTrustProxy(env: Env, problems: string[]): boolean | number | string {
-  const raw = env.TRUST_PROXY;
+const TRUST_TRUE_RISK =
+  "TRUST_PROXY=true trusts every X-Forwarded-For hop, so any client can choose its own address and walk around the per-address limits; give the number of proxies in front (1 behind one HAProxy) or their addresses";
+
+function readTrustProxy(env: Env, production: boolean, problems: string[], warnings: string[]): boolean | number | string {
+  const raw = env.TRUST_PROXY?.trim();
   if (raw === undefined || raw === "" || raw === "false") return false;
-  if (raw === "true") return true;
+  if (raw === "true") {
+    if (production) problems.push(`TRUST_PROXY: refused when NODE_ENV=production. ${TRUST_TRUE_RISK}`);
+    else warnings.push(TRUST_TRUE_RISK);
+    return !production;
+  }
   if (/^\d+$/.test(raw)) return Number(raw);
-  if (/^[\w.:/, -]+$/.test(raw)) return raw;
-  problems.push(`TRUST_PROXY: expected true, false, a hop count or addresses, got "${raw}"`);
-  return false;
+  return readAddresses("TRUST_PROXY", raw, problems).join(", ") || false;
+}
+
+/** Express's names for address ranges (proxy-addr), accepted wherever addresses are. */
+const NAMED_RANGES = ["loopback", "linklocal", "uniquelocal"];
+
+/** A comma-separated list of IP addresses, CIDR ranges or NAMED_RANGES; "none" or "" is empty. */
+function readAddresses(name: string, raw: string, problems: string[]): string[] {
+  const entries = raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "" && entry !== "none");
+  for (const entry of entries) {
+    if (NAMED_RANGES.includes(entry)) continue;
+    const [address = "", bits, extra] = entry.split("/");
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      problems.push(`${name}: "${entry}" is not an IP address, a CIDR range or one of ${NAMED_RANGES.join(", ")}`);
+    }
+  }
+  return entries;
 }
 
 function readOrigins(env: Env, problems: string[]): string[] {

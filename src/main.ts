@@ -8,6 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   if (cluster.isPrimary) {
+    for (const warning of config.warnings) log.warn(warning);
     const { runPrimary } = await import("./primary/index.js");
     await runPrimary(config, log);
   } else {

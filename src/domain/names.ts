@@ -24,11 +24,24 @@ export function parseUsername(value: unknown): string {
   return value;
 }
 
-/** @throws AppError E_INVALID unless 8–128 characters. */
-export function parsePassword(value: unknown): string {
-  if (typeof value !== "string" || value.length < 8 || value.length > 128) {
-    throw invalid("password must be 8-128 characters");
+export const PASSWORD_MIN = 12;
+export const PASSWORD_MAX = 128;
+
+/**
+ * A password for a new account: 12–128 characters, not one of the passwords attackers try first
+ * (`isCommon`, whole or followed by digits and symbols), with more than a few distinct characters,
+ * and not containing the username. @throws AppError E_INVALID saying which.
+ */
+export function parseNewPassword(value: unknown, username: string, isCommon: (candidate: string) => boolean): string {
+  if (typeof value !== "string" || value.length < PASSWORD_MIN || value.length > PASSWORD_MAX) {
+    throw invalid(`password must be ${PASSWORD_MIN}-${PASSWORD_MAX} characters`);
   }
+  const lower = value.normalize("NFKC").toLowerCase();
+  const stem = lower.replace(/[\d\W_]+$/u, "");
+  if (isCommon(lower) || (stem.length > 0 && isCommon(stem)) || new Set(lower).size < 5) {
+    throw invalid("that password is too common or too simple: choose another");
+  }
+  if (lower.includes(usernameKey(username))) throw invalid("the password must not contain the username");
   return value;
 }
 

@@ -1,7 +1,10 @@
 import type { Limits } from "../config.js";
-import { parsePassword, parseUsername, usernameKey } from "../domain/names.js";
+import { parseNewPassword, parseUsername } from "../domain/names.js";
+import { commonPasswords } from "../lib/common-passwords.js";
 import { AppError } from "../lib/errors.js";
+import type { HashGate } from "../lib/hash-gate.js";
 import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/passwords.js";
+import type { LoginLimits } from "../store/login-limits.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { UserStore } from "../store/users.js";
 
@@ -19,35 +22,48 @@ export interface Accounts {
 
 const BAD_LOGIN = "invalid username or password";
 
-export function createAccounts(users: UserStore, limiter: RateLimiter, limits: Limits): Accounts {
+export interface AccountDeps {
+  users: UserStore;
+  limiter: RateLimiter;
+  loginLimits: LoginLimits;
+  hashGate: HashGate;
+  limits: Limits;
+}
+
+export function createAccounts({ users, limiter, loginLimits, hashGate, limits }: AccountDeps): Accounts {
   return {
     async register(input, address) {
-      await limiter.hit("register", address, limits.registerRate, 3600);
       const name = parseUsername(input.username);
-      const password = parsePassword(input.password);
-      const created = await users.create({ name, passwordHash: await hashPassword(password), created: Date.now() });
+      const password = parseNewPassword(input.password, name, await commonPasswords());
+      const passwordHash = await hashGate.run(async () => {
+        await limiter.hit("register", address, limits.registerRate, 3600);
+        return hashPassword(password);
+      });
+      const created = await users.create({ name, passwordHash, created: Date.now() });
       if (!created) throw new AppError("E_CONFLICT", "that username is taken");
       return name;
     },
 
     async login(input, address) {
-      if (typeof input.username !== "string" || typeof input.password !== "string" || input.password.length > 128) {
+      const { username, password } = input;
+      if (typeof username !== "string" || typeof password !== "string" || password.length > 128) {
         throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);
       }
-      // Failures are counted per name and address, so one attacker cannot lock a user out everywhere.
-      const subject = `${usernameKey(input.username).slice(0, 64)}|${address}`;
-      await limiter.check("login", subject, limits.loginRate);
-      const account = await users.find(input.username).catch((err) => {
-        if (err instanceof AppError) throw err;
-        return undefined; // a malformed name is simply unknown
+      return hashGate.run(async () => {
+        // Counted per name and address, so one attacker cannot lock a user out everywhere.
+        await loginLimits.attempt(username, address);
+        const account = await users.find(username).catch((err) => {
+          if (err instanceof AppError) throw err;
+          return undefined; // a malformed name is simply unknown
+        });
+        const ok = await verifyPassword(password, account?.passwordHash ?? (await DUMMY_HASH));
+        if (!account || !ok) {
+          await loginLimits.failed(username, address);
+          throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);
+        }
+        await loginLimits.succeeded(username, address);
+        return account.name;
       });
-      const ok = await verifyPassword(input.password, account?.passwordHash ?? (await DUMMY_HASH));
-      if (!account || !ok) {
-        await limiter.hit("login", subject, Number.MAX_SAFE_INTEGER, limits.loginWindowSeconds);
-        throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);
-      }
-      await limiter.reset("login", subject);
-      return account.name;
     },
   };
 }

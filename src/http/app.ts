@@ -6,6 +6,7 @@ import type { Counters, MetricsSample } from "../lib/metrics.js";
 import { STATIC_DIR, TEMPLATES_DIR } from "../lib/paths.js";
 import { isRedisUnavailable } from "../store/redis.js";
 import type { Accounts } from "./accounts.js";
+import { onlyFrom } from "./address-allow.js";
 import { apiAuthRoutes, formAuthRoutes } from "./routes/auth.js";
 import { type Health, healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -13,6 +14,9 @@ import { pageRoutes } from "./routes/pages.js";
 import { sameOriginOnly, securityHeaders } from "./security.js";
 import { isExpired, type SessionMiddleware } from "./session.js";
 import { useHandlebars } from "./views.js";
+
+/** The largest JSON body the API reads. */
+export const API_BODY_BYTES = 16 * 1024;
 
 export interface AppDeps {
   counters: Counters;
@@ -42,11 +46,12 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(healthRoutes(deps.health));
+  app.use("/metrics", onlyFrom(config.metricsAllow));
   app.use(metricsRoutes(deps.metrics));
   app.use("/static", express.static(STATIC_DIR, { maxAge: config.production ? "1h" : 0, index: false }));
   app.use(deps.session, endExpiredSession(config));
   app.use(sameOriginOnly(config.allowedOrigins));
-  app.use("/api", requireJson, express.json({ limit: "16kb" }), apiAuthRoutes(deps, config.sessionCookie));
+  app.use("/api", requireJson, express.json({ limit: API_BODY_BYTES }), apiAuthRoutes(deps, config.sessionCookie));
   app.use(formAuthRoutes(deps, config.sessionCookie));
   app.use(pageRoutes({ instance: deps.instance, messageMaxChars: config.limits.messageMaxChars }));
   app.use((_req, _res, next) => next(new AppError("E_NOT_FOUND", "no such page")));

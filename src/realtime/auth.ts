@@ -3,7 +3,9 @@ import type { Config } from "../config.js";
 import { usernameKey } from "../domain/names.js";
 import { isAllowedOrigin } from "../http/security.js";
 import { isExpired, runMiddleware, type SessionMiddleware, type SessionRequest } from "../http/session.js";
+import type { ErrorBody } from "../lib/error-codes.js";
 import { AppError } from "../lib/errors.js";
+import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ChatServer } from "./context.js";
 
@@ -81,7 +83,7 @@ function unsentResponse(): ServerResponse {
  * A socket connects only for a logged-in session, and takes its user from that session. Refusing
  * here yields `connect_error` "unauthorized", after which the client does not retry by itself.
  */
-export function requireLogin(io: ChatServer, config: Config): void {
+export function requireLogin(io: ChatServer, config: Config, presence: PresenceStore): void {
   io.use((socket, next) => {
     const session = handshakeSessions.get(socket.request);
     handshakeSessions.delete(socket.request);
@@ -92,11 +94,26 @@ export function requireLogin(io: ChatServer, config: Config): void {
     socket.handshake.headers = {};
     const user = session?.user;
     if (!session?.id || !user || isExpired(session, config)) {
-      const err = new Error("unauthorized") as Error & { data: unknown };
-      err.data = { code: "E_UNAUTHORIZED", message: "log in first" };
-      return next(err);
+      return next(refusal("unauthorized", { code: "E_UNAUTHORIZED", message: "log in first" }));
     }
-    socket.data = { user, sessionId: session.id, sessionCreatedAt: session.createdAt ?? Date.now() };
-    next();
+    const admit = () => {
+      socket.data = { user, sessionId: session.id as string, sessionCreatedAt: session.createdAt ?? Date.now(), activeAt: Date.now() };
+      next();
+    };
+    presence.connections(user).then(
+      (open) => {
+        if (open < config.limits.socketsPerUser) return admit();
+        next(refusal("too many connections", { code: "E_RATE_LIMITED", message: "too many open connections for this user" }));
+      },
+      // Storage is down: the set-up that follows fails too and closes the transport, after which
+      // the client retries by itself, as it must after a Redis blip (never a refusal here).
+      admit,
+    );
   });
+}
+
+function refusal(message: string, data: ErrorBody): Error {
+  const err = new Error(message) as Error & { data: ErrorBody };
+  err.data = data;
+  return err;
 }

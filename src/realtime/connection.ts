@@ -1,5 +1,6 @@
 import { type Conversation, GENERAL_ROOM, userChannel } from "../domain/names.js";
-import { invalid } from "../lib/errors.js";
+import { AppError, invalid } from "../lib/errors.js";
+import { createEventBudget } from "./budget.js";
 import { catchUp, parseLastIds } from "./catch-up.js";
 import { type ChatServer, type ChatSocket, type RealtimeDeps, sessionChannel } from "./context.js";
 import type { Delivery } from "./delivery.js";
@@ -11,6 +12,8 @@ import { roomListeners } from "./rooms.js";
 import { searchListeners } from "./search.js";
 import { typingListeners } from "./typing.js";
 import { answer, type Listeners, type SocketListener } from "./with-ack.js";
+
+const OVER_BUDGET = new AppError("E_RATE_LIMITED", "too many events, slow down", 1);
 
 /**
  * Builds, once per worker, what every new socket gets: the shared listeners first (synchronously,
@@ -31,14 +34,27 @@ export function connectionHandler(
     ...searchListeners(deps),
     ...readStateListeners(io, deps),
   };
+  const { limits } = deps.config;
+  const budget = createEventBudget({
+    socketRate: limits.eventRate,
+    socketBurst: limits.eventBurst,
+    userRate: limits.userEventRate,
+    userBurst: limits.userEventBurst,
+  });
   const byEvent = new Map(Object.entries(listeners) as [keyof ClientToServerEvents, SocketListener][]);
   // One catch-all listener per socket instead of one per event: EventEmitter keeps a socket's
   // listeners in a dictionary that grows with them (B4: 0.07 KB less heap per idle socket).
   // socket.io calls it with the socket as `this`, the event name first and the ack last.
   function dispatch(this: ChatSocket, event: string, ...args: unknown[]): void {
+    this.data.activeAt = Date.now();
+    // Every event, known or not, spends from the budget; a refused typing event is simply dropped.
+    if (!budget.take(this)) {
+      void answer(deps.log, event, args.at(-1), () => Promise.reject(OVER_BUDGET));
+      return;
+    }
     const listener = byEvent.get(event as keyof ClientToServerEvents);
     if (listener) listener.apply(this, args as Parameters<SocketListener>);
-    else void answer(deps.log, event, args.at(-1), () => Promise.reject(invalid(`unknown event ${event.slice(0, 40)}`)));
+    else void answer(deps.log, event, args.at(-1), () => Promise.reject(invalid(`unknown event ${String(event).slice(0, 40)}`)));
   }
   /** Sockets counted in presence: only those must be subtracted when they disconnect. */
   const counted = new WeakSet<ChatSocket>();
@@ -66,7 +82,10 @@ export function connectionHandler(
       .then(async () => {
         if (!socket.connected) return;
         counted.add(socket);
-        if (await deps.presence.connect(socket.data.user)) announcer.changed([socket.data.user]);
+        const connections = await deps.presence.connect(socket.data.user);
+        if (connections === 1) announcer.changed([socket.data.user]);
+        // The handshake's check cannot see connections that are still being set up alongside.
+        if (connections > limits.socketsPerUser) socket.disconnect(true);
       })
       .catch((err: Error) => {
         deps.log.warn({ err: err.message }, "connection set-up failed; the client will reconnect");

@@ -22,6 +22,8 @@ export interface SocketData {
   sessionId: string;
   /** When the session logged in (ms), for the absolute timeout. */
   sessionCreatedAt: number;
+  /** When the client last sent an event (ms): only active sockets keep their session from idling out. */
+  activeAt: number;
 }
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

@@ -39,7 +39,8 @@ export interface ClientToServerEvents {
     payload: { conversation: string; before?: string; after?: string; limit?: number },
     ack: AckFn<{ messages: Message[] }>,
   ) => void;
-  "rooms:list": (payload: Record<string, never>, ack: AckFn<{ rooms: RoomSummary[] }>) => void;
+  /** A page of the rooms; `next` (absent on the last page) is the `cursor` of the next one. */
+  "rooms:list": (payload: { cursor?: string; limit?: number }, ack: AckFn<{ rooms: RoomSummary[]; next?: string }>) => void;
   "presence:list": (payload: Record<string, never>, ack: AckFn<{ users: string[] }>) => void;
   typing: (payload: { to: string }) => void;
   /** Words in the user's conversations, newest first; `before` is the `next` of the previous page. */

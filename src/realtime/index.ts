@@ -42,7 +42,7 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   });
   if (options.adapter) io.adapter(options.adapter);
   io.engine.use(handshakeMiddleware(options.session, options.limiter, config));
-  requireLogin(io, config);
+  requireLogin(io, config, options.presence);
 
   const delivery = createDelivery(io, options.openFeed, options.counters);
   const announcer = createAnnouncer(io, options.presence, options.log);

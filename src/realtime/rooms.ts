@@ -1,9 +1,9 @@
-import { assertNotGeneral, parseRoomName, userChannel } from "../domain/names.js";
+import { parseLimit } from "../domain/messages.js";
+import { assertNotGeneral, isRoomName, parseRoomName, type RoomName, userChannel } from "../domain/names.js";
+import { invalid } from "../lib/errors.js";
 import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
 import { type Delivery, type Sent, sentKey } from "./delivery.js";
 import { acked, answer, type Listeners, objectPayload } from "./with-ack.js";
-
-const LIST_MAX = 500;
 
 export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Delivery): Listeners {
   const { log, rooms, messages, config } = deps;
@@ -48,6 +48,11 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
       return {};
     }),
 
-    "rooms:list": acked(log, "rooms:list", async () => ({ rooms: await rooms.list(LIST_MAX) })),
+    // Old clients send {} and get the first page.
+    "rooms:list": acked(log, "rooms:list", async (_socket, raw) => {
+      const { cursor, limit } = objectPayload(raw);
+      if (cursor !== undefined && !isRoomName(cursor)) throw invalid("cursor must be the `next` of a previous page");
+      return rooms.list(cursor?.toLowerCase() as RoomName | undefined, parseLimit(limit, config.limits.roomsPage, config.limits.roomsPage));
+    }),
   };
 }

@@ -10,34 +10,36 @@ export function endSessionSockets(io: ChatServer, sessionId: string): void {
   io.in(channel).disconnectSockets(true);
 }
 
-const CHECK_INTERVAL_MS = 30_000;
-
 /**
- * An open socket makes no HTTP requests, so this keeps its session from idling out, and ends the
- * sockets of sessions that expired, were destroyed elsewhere, or passed the absolute timeout.
+ * An open socket makes no HTTP requests: one whose client sent an event within the idle timeout
+ * keeps its session alive, as a request would. This also ends the sockets of sessions that idled
+ * out, were destroyed elsewhere, or passed the absolute timeout.
  */
 export function startSessionWatch(io: ChatServer, keeper: SessionKeeper, config: Config, log: Logger): () => void {
   const check = async (): Promise<void> => {
-    const sockets = [...io.of("/").sockets.values()];
     const now = Date.now();
     const expired = new Set<string>();
-    const open = new Set<string>();
-    for (const socket of sockets) {
-      const { sessionId, sessionCreatedAt } = socket.data;
+    const active = new Set<string>();
+    const idle = new Set<string>();
+    for (const socket of io.of("/").sockets.values()) {
+      const { sessionId, sessionCreatedAt, activeAt } = socket.data;
       if (!sessionId) continue;
       if (now - sessionCreatedAt > config.sessionAbsoluteSeconds * 1000) expired.add(sessionId);
-      else open.add(sessionId);
+      else if (now - activeAt < config.sessionIdleSeconds * 1000) active.add(sessionId);
+      else idle.add(sessionId);
     }
     for (const id of expired) {
       await keeper.destroy(id);
       endSessionSockets(io, id);
     }
-    const live = await keeper.keepAlive([...open]);
-    for (const id of open) if (!live.has(id)) endSessionSockets(io, id);
+    for (const id of active) idle.delete(id);
+    const [live, remaining] = await Promise.all([keeper.keepAlive([...active]), keeper.existing([...idle])]);
+    for (const id of active) if (!live.has(id)) endSessionSockets(io, id);
+    for (const id of idle) if (!remaining.has(id)) endSessionSockets(io, id);
   };
   const timer = setInterval(() => {
     check().catch((err: Error) => log.warn({ err: err.message }, "session check failed"));
-  }, CHECK_INTERVAL_MS);
+  }, config.sessionCheckIntervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -2,6 +2,9 @@ import { isDirect, parseConversation, peerOf, userChannel } from "../domain/name
 import type { ChatServer, RealtimeDeps } from "./context.js";
 import { type Listeners, perSocket } from "./with-ack.js";
 
+/** Conversations a socket may be typing in within one interval. */
+const TRACKED_MAX = 100;
+
 /** Typing indicators: throttled per socket and conversation, volatile (dropped under load), never stored. */
 export function typingListeners(io: ChatServer, deps: RealtimeDeps): Listeners {
   /** When each socket last announced each conversation. */
@@ -17,9 +20,15 @@ export function typingListeners(io: ChatServer, deps: RealtimeDeps): Listeners {
       }
       const mine = lastSentOf(this);
       const now = Date.now();
-      if (now - (mine.get(conversation) ?? 0) < deps.config.limits.typingIntervalMs) return;
+      const interval = deps.config.limits.typingIntervalMs;
+      if (now - (mine.get(conversation) ?? 0) < interval) return;
+      if (!mine.has(conversation) && mine.size >= TRACKED_MAX) {
+        // Only entries whose interval has passed may go: they throttle nothing any more. Clearing
+        // the rest would let a client reset its own throttle by typing into many conversations.
+        for (const [other, at] of mine) if (now - at >= interval) mine.delete(other);
+        if (mine.size >= TRACKED_MAX) return;
+      }
       mine.set(conversation, now);
-      if (mine.size > 100) mine.clear();
 
       const user = this.data.user;
       if (isDirect(conversation)) {

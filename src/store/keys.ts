@@ -20,7 +20,10 @@ export interface Keys {
   live(stream: StreamName): string;
   /** The sharded pub/sub channel that tells a user's workers of DMs they may not follow yet. */
   notices(user: string): string;
-  rooms: string;
+  /** Every room with members, as a sorted set of score 0 (ordered by name, for paging). */
+  roomIndex: string;
+  /** The unordered set of rooms earlier versions kept; moved into `roomIndex` at start. */
+  legacyRooms: string;
   roomMembers(room: string): string;
   userRooms(user: string): string;
   userDirects(user: string): string;
@@ -31,6 +34,10 @@ export interface Keys {
   /** A user's read marker per conversation; shares a hash slot with their mention counts. */
   readMarkers(user: string): string;
   mentionCounts(user: string): string;
+  /** Login attempts on one username from one address; shares a hash slot with `loginAddress`. */
+  loginAttempts(address: string, username: string): string;
+  /** Failed login attempts from one address, over every username. */
+  loginAddress(address: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -46,7 +53,8 @@ export function createKeys(prefix: string): Keys {
     dedupe: (stream, from, clientId) => k(`dedupe:{${stream}}:${usernameKey(from)}:${clientId}`),
     live: (stream) => k(`live:{${stream}}`),
     notices: (user) => k(`notices:{@${usernameKey(user)}}`),
-    rooms: k("rooms"),
+    roomIndex: k("room-index"),
+    legacyRooms: k("rooms"),
     roomMembers: (room) => k(`members:${room}`),
     userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),
     userDirects: (user) => k(`directs-of:${usernameKey(user)}`),
@@ -56,5 +64,7 @@ export function createKeys(prefix: string): Keys {
     rate: (kind, subject) => k(`rate:${kind}:${subject}`),
     readMarkers: (user) => k(`read:{${usernameKey(user)}}`),
     mentionCounts: (user) => k(`mentions:{${usernameKey(user)}}`),
+    loginAttempts: (address, username) => k(`login:{${address}}:${usernameKey(username).slice(0, 64)}`),
+    loginAddress: (address) => k(`login:{${address}}`),
   };
 }

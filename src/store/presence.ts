@@ -8,8 +8,10 @@ import { lua } from "./scripts.js";
  * is decided atomically in Redis and announced once, however many tabs or workers are involved.
  */
 export interface PresenceStore {
-  /** Counts a new connection; true when the user just came online. */
-  connect(user: string): Promise<boolean>;
+  /** Counts a new connection; returns the user's connections now, everywhere (1: just came online). */
+  connect(user: string): Promise<number>;
+  /** The user's connections now, everywhere. */
+  connections(user: string): Promise<number>;
   /** Uncounts a connection; true when the user just went offline. */
   disconnect(user: string): Promise<boolean>;
   /** Marks this worker alive; re-registers its connections if it had been swept as dead. Returns users that came back online. */
@@ -91,8 +93,10 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
   return {
     async connect(user) {
       local.set(user, (local.get(user) ?? 0) + 1);
-      const total = await guarded(() => CONNECT.run(redis, [mine, keys.presenceOnline], [user]));
-      return total === 1;
+      return Number(await guarded(() => CONNECT.run(redis, [mine, keys.presenceOnline], [user])));
+    },
+    async connections(user) {
+      return Number((await guarded(() => redis.hGet(keys.presenceOnline, user))) ?? 0);
     },
     async disconnect(user) {
       const count = (local.get(user) ?? 0) - 1;

@@ -7,9 +7,6 @@ import { lua } from "./scripts.js";
 export interface RateLimiter {
   /** Counts one event in a fixed window; @throws E_RATE_LIMITED once `max` is exceeded. */
   hit(kind: string, subject: string, max: number, windowSeconds: number): Promise<void>;
-  /** Throws E_RATE_LIMITED if `max` events were already counted in the window, without counting. */
-  check(kind: string, subject: string, max: number): Promise<void>;
-  reset(kind: string, subject: string): Promise<void>;
 }
 
 const HIT = lua(`
@@ -25,14 +22,6 @@ export function createRateLimiter(redis: Redis, keys: Keys): RateLimiter {
     async hit(kind, subject, max, windowSeconds) {
       const [count, ttl] = (await guarded(() => HIT.run(redis, [keys.rate(kind, subject)], [String(windowSeconds)]))) as [number, number];
       if (count > max) throw limited(ttl);
-    },
-    async check(kind, subject, max) {
-      const key = keys.rate(kind, subject);
-      const [count, ttl] = await guarded(() => Promise.all([redis.get(key), redis.ttl(key)]));
-      if (Number(count ?? 0) >= max) throw limited(ttl);
-    },
-    async reset(kind, subject) {
-      await guarded(() => redis.del(keys.rate(kind, subject)));
     },
   };
 }

@@ -57,6 +57,8 @@ export type Redis = Pick<
   | "info"
   | "publish"
   | "sPublish"
+  | "zAdd"
+  | "zRange"
   | "wait"
 >;
 

@@ -1,33 +1,83 @@
-import type { DirectName, RoomName } from "../domain/names.js";
+import { type DirectName, type RoomName, usernameKey } from "../domain/names.js";
+import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
+import type { RateLimiter } from "./rate-limits.js";
 import { guarded, type Redis } from "./redis.js";
+import { lua } from "./scripts.js";
 
 export interface RoomSummary {
   room: RoomName;
   members: number;
 }
 
+export interface RoomPage {
+  rooms: RoomSummary[];
+  /** Where the next page starts; absent on the last page. */
+  next?: string;
+}
+
+export interface RoomLimits {
+  /** Rooms a user may belong to, #general included. */
+  perUser: number;
+  /** Rooms a user may create per hour. */
+  createPerHour: number;
+}
+
 /** Who belongs where: kept in Redis so a reconnect to any worker on any host rejoins the same rooms. */
 export interface RoomStore {
+  /** @throws E_FORBIDDEN past the rooms a user may belong to, E_RATE_LIMITED past the rooms a user may create. */
   join(user: string, room: RoomName): Promise<void>;
+  /** Leaves; a room nobody is left in is no longer listed. */
   leave(user: string, room: RoomName): Promise<void>;
   roomsOf(user: string): Promise<RoomName[]>;
   /** Peers the user has exchanged direct messages with, as `@Name`. */
   directsOf(user: string): Promise<DirectName[]>;
-  list(max: number): Promise<RoomSummary[]>;
+  /** Up to `count` rooms in name order, after `cursor` (the last room of the previous page) if given. */
+  list(cursor: RoomName | undefined, count: number): Promise<RoomPage>;
+  /** Moves the room set of earlier versions into the index (once; later calls find nothing to do). */
+  migrate(): Promise<void>;
 }
 
-export function createRoomStore(redis: Redis, keys: Keys): RoomStore {
+// The room leaves the list only if it is still empty when the script runs: a join in between keeps it.
+const FORGET_IF_EMPTY = lua(`
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 1`);
+
+const MIGRATE = lua(`
+if redis.call('TYPE', KEYS[1]).ok ~= 'set' then return 0 end
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('ZADD', KEYS[2], 0, room) end
+redis.call('DEL', KEYS[1])
+return 1`);
+
+export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, limits: RoomLimits): RoomStore {
+  // Sent together, not as one transaction: each add is idempotent, a failed join is retried whole,
+  // and the keys need not share a hash slot (Redis Cluster).
+  const add = (user: string, room: RoomName) =>
+    guarded(() =>
+      Promise.all([
+        redis.sAdd(keys.userRooms(user), room),
+        redis.sAdd(keys.roomMembers(room), user),
+        redis.zAdd(keys.roomIndex, { score: 0, value: room }),
+      ]),
+    );
+
   return {
     async join(user, room) {
-      // Sent together, not as one transaction: each add is idempotent, a failed join is retried
-      // whole, and the keys need not share a hash slot (Redis Cluster).
-      await guarded(() =>
-        Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user), redis.sAdd(keys.rooms, room)]),
+      const [member, count, exists] = await guarded(() =>
+        Promise.all([redis.sIsMember(keys.userRooms(user), room), redis.sCard(keys.userRooms(user)), redis.exists(keys.roomMembers(room))]),
       );
+      if (!member) {
+        if (count >= limits.perUser) throw new AppError("E_FORBIDDEN", `you are in ${limits.perUser} rooms already: leave one first`);
+        // Counted only when the room is new: joining existing rooms is bounded by the rooms per user.
+        if (!exists) await limiter.hit("room-create", usernameKey(user), limits.createPerHour, 3600);
+      }
+      await add(user, room);
     },
     async leave(user, room) {
+      // Sent together, not as one transaction: each removal is idempotent, and the keys need not
+      // share a hash slot (Redis Cluster).
       await guarded(() => Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]));
+      await guarded(() => FORGET_IF_EMPTY.run(redis, [keys.roomMembers(room), keys.roomIndex], [room]));
     },
     async roomsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();
@@ -35,10 +85,20 @@ export function createRoomStore(redis: Redis, keys: Keys): RoomStore {
     async directsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userDirects(user)))) as DirectName[]).sort();
     },
-    async list(max) {
-      const rooms = ((await guarded(() => redis.sMembers(keys.rooms))) as RoomName[]).sort().slice(0, max);
+    async list(cursor, count) {
+      // One more than asked tells whether another page follows.
+      const from = cursor === undefined ? "-" : `(${cursor}`;
+      const found = (await guarded(() =>
+        redis.zRange(keys.roomIndex, from, "+", { BY: "LEX", LIMIT: { offset: 0, count: count + 1 } }),
+      )) as RoomName[];
+      const rooms = found.slice(0, count);
       const counts = await guarded(() => Promise.all(rooms.map((room) => redis.sCard(keys.roomMembers(room)))));
-      return rooms.map((room, i) => ({ room, members: counts[i] ?? 0 }));
+      const summaries = rooms.map((room, i) => ({ room, members: counts[i] ?? 0 }));
+      const last = rooms.at(-1);
+      return found.length > count && last !== undefined ? { rooms: summaries, next: last } : { rooms: summaries };
+    },
+    async migrate() {
+      await guarded(() => MIGRATE.run(redis, [keys.legacyRooms, keys.roomIndex], []));
     },
   };
 }

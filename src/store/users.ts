@@ -24,7 +24,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'hash', ARGV[2], 'created', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[4])
+redis.call('ZADD', KEYS[4], 0, ARGV[4])
 return 1`);
 
 export function createUserStore(redis: Redis, keys: Keys): UserStore {
@@ -33,7 +33,7 @@ export function createUserStore(redis: Redis, keys: Keys): UserStore {
       const created = await guarded(() =>
         CREATE.run(
           redis,
-          [keys.user(account.name), keys.userRooms(account.name), keys.roomMembers(GENERAL_ROOM), keys.rooms],
+          [keys.user(account.name), keys.userRooms(account.name), keys.roomMembers(GENERAL_ROOM), keys.roomIndex],
           [account.name, account.passwordHash, String(account.created), GENERAL_ROOM],
         ),
       );

@@ -5,8 +5,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
 import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
-import { createApp } from "../http/app.js";
+import { API_BODY_BYTES, createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
+import { createHashGate } from "../lib/hash-gate.js";
 import { isPrimaryMessage, sendToPrimary } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters } from "../lib/metrics.js";
@@ -14,6 +15,7 @@ import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { createKeys } from "../store/keys.js";
 import { createLiveFeed } from "../store/live-feed.js";
+import { createLoginLimits } from "../store/login-limits.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
 import { createRateLimiter } from "../store/rate-limits.js";
@@ -24,6 +26,7 @@ import { createRoomStore } from "../store/rooms.js";
 import { createSearchStore } from "../store/search.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
 import { createUserStore } from "../store/users.js";
+import { armConnectionDeadlines } from "./connection-deadlines.js";
 import { hostMetrics } from "./metrics.js";
 import { takeRoutedConnections } from "./routed-connections.js";
 
@@ -72,9 +75,15 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const { adapter, subscribed } = await buildAdapter(config, clients, log);
 
   const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
-  const session = createSessionMiddleware(config, createSessionStore(redis, keys, config.sessionIdleSeconds), secret);
+  const session = createSessionMiddleware(
+    config,
+    createSessionStore(redis, keys, config.sessionIdleSeconds, config.sessionAbsoluteSeconds),
+    secret,
+  );
   const users = createUserStore(redis, keys);
   const limiter = createRateLimiter(redis, keys);
+  const rooms = createRoomStore(redis, keys, limiter, { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate });
+  await rooms.migrate();
   const presence = createPresenceStore(redis, keys, `${instance}#${randomUUID().slice(0, 8)}`, config.presenceTtlSeconds);
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
   const messages = createMessageStore(redis, keys, {
@@ -92,7 +101,17 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     config,
     log,
     session,
-    accounts: createAccounts(users, limiter, config.limits),
+    accounts: createAccounts({
+      users,
+      limiter,
+      loginLimits: createLoginLimits(redis, keys, {
+        free: config.limits.loginRate,
+        perAddress: config.limits.loginAddressRate,
+        windowSeconds: config.limits.loginWindowSeconds,
+      }),
+      hashGate: createHashGate(config.limits.hashMaxInFlight),
+      limits: config.limits,
+    }),
     instance,
     endSockets: (sessionId) => realtime?.endSessionSockets(sessionId),
     health: {
@@ -112,7 +131,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     log,
     instance,
     users,
-    rooms: createRoomStore(redis, keys),
+    rooms,
     messages,
     presence,
     limiter,
@@ -125,6 +144,12 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     adapter,
   });
   const live = realtime;
+  armConnectionDeadlines(server, {
+    headersTimeoutMs: config.limits.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.limits.httpRequestTimeoutMs,
+    // The largest body any route takes: a socket.io polling packet or a JSON API request.
+    maxBodyBytes: Math.max(config.limits.socketMaxBytes, API_BODY_BYTES),
+  });
   await subscribed(); // the adapter subscribes as socket.io creates its namespace
 
   accepting = true;

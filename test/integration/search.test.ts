@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createClient } from "@redis/client";
 import t from "tap";
+import type { RoomName } from "../../src/domain/names.js";
 import type { Message, SearchResult } from "../../src/realtime/events.js";
+import { createKeys } from "../../src/store/keys.js";
 import { type ChatClient, call, connect, registerUser, send } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis.js";
 import { startServer } from "../helpers/server.js";
@@ -135,7 +137,7 @@ t.test("search > equal ids in two conversations, one match per page > each found
   const redisClient = createClient({ url: redis.url });
   await redisClient.connect();
   t.teardown(() => redisClient.close());
-  const log = (conversation: string) => `${server.config.redisPrefix}log:${conversation}`;
+  const log = (conversation: string) => createKeys(server.config.redisPrefix).log(conversation as RoomName, alice.user);
   await redisClient.xAdd(log(second), "1000-1", { from: alice.user, text: `${key} b`, cid: "c1" });
   await redisClient.xAdd(log(first), "1000-1", { from: alice.user, text: `${key} a`, cid: "c2" });
   await redisClient.xAdd(log(first), "1000-2", { from: alice.user, text: `${key} a newer`, cid: "c3" });

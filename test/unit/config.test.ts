@@ -67,10 +67,28 @@ t.test("loadConfig > VCAP_SERVICES with a bound Redis > its URL", async (t) => {
 });
 
 t.test("loadConfig > TRUST_PROXY forms > express values", async (t) => {
-  t.equal(loadConfig({ TRUST_PROXY: "true" }).trustProxy, true);
   t.equal(loadConfig({ TRUST_PROXY: "1" }).trustProxy, 1);
   t.equal(loadConfig({ TRUST_PROXY: "loopback, 10.0.0.0/8" }).trustProxy, "loopback, 10.0.0.0/8");
+  t.equal(loadConfig({ TRUST_PROXY: "::1,192.0.2.10" }).trustProxy, "::1, 192.0.2.10");
   t.equal(loadConfig({}).trustProxy, false);
+  t.match(problemsOf({ TRUST_PROXY: "10.0.0.0/40" }), [/TRUST_PROXY: "10.0.0.0\/40"/]);
+  t.match(problemsOf({ TRUST_PROXY: "proxy.example.com" }), [/TRUST_PROXY/]);
+});
+
+t.test("loadConfig > TRUST_PROXY=true > refused in production, a warning elsewhere", async (t) => {
+  const secret = "s".repeat(40);
+  t.match(problemsOf({ NODE_ENV: "production", SESSION_SECRET: secret, TRUST_PROXY: "true" }), [/TRUST_PROXY: refused/]);
+  const dev = loadConfig({ TRUST_PROXY: "true" });
+  t.equal(dev.trustProxy, true);
+  t.match(dev.warnings, [/X-Forwarded-For/]);
+  t.same(loadConfig({ TRUST_PROXY: "1" }).warnings, []);
+});
+
+t.test("loadConfig > METRICS_ALLOW > loopback by default, addresses, none", async (t) => {
+  t.same(loadConfig({}).metricsAllow, ["loopback"]);
+  t.same(loadConfig({ METRICS_ALLOW: "10.1.0.0/16, 192.0.2.5" }).metricsAllow, ["10.1.0.0/16", "192.0.2.5"]);
+  t.same(loadConfig({ METRICS_ALLOW: "none" }).metricsAllow, []);
+  t.match(problemsOf({ METRICS_ALLOW: "prometheus" }), [/METRICS_ALLOW/]);
 });
 
 t.test("loadConfig > inconsistent limits > refused", async (t) => {

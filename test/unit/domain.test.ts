@@ -1,6 +1,6 @@
 import t from "tap";
 import { parseClientId, parseLimit, parseText } from "../../src/domain/messages.js";
-import { parseConversation, parsePassword, parseRoomName, parseUsername, usernameKey } from "../../src/domain/names.js";
+import { parseConversation, parseNewPassword, parseRoomName, parseUsername, usernameKey } from "../../src/domain/names.js";
 import { compareIds, isStreamId, newestId, timestampOf } from "../../src/domain/stream-ids.js";
 import { AppError } from "../../src/lib/errors.js";
 import { routesOf } from "../../src/realtime/delivery.js";
@@ -27,14 +27,19 @@ t.test("parseUsername > 3-32 of letters, digits, _ . - > accepted, anything else
   t.equal(usernameKey("Alice"), usernameKey("aLICE"), "unique case-insensitively");
 });
 
-t.test("parsePassword > 8-128 characters > accepted, else E_INVALID", async (t) => {
-  t.equal(parsePassword("12345678"), "12345678");
+t.test("parseNewPassword > 12-128 characters, not common, not the username > accepted, else E_INVALID", async (t) => {
+  const common = new Set(["password", "qwertyuiopas"]);
+  const isCommon = (candidate: string) => common.has(candidate);
+  t.equal(parseNewPassword("correct horse battery", "alice", isCommon), "correct horse battery");
+  for (const bad of ["short pass1", "x".repeat(129), "QwertyUiopAs", "Password1234!", "aaaabbbbaaaabbbb", "my alice password"]) {
+    t.equal(
+      codeOf(() => parseNewPassword(bad, "Alice", isCommon)),
+      "E_INVALID",
+      bad,
+    );
+  }
   t.equal(
-    codeOf(() => parsePassword("1234567")),
-    "E_INVALID",
-  );
-  t.equal(
-    codeOf(() => parsePassword("x".repeat(129))),
+    codeOf(() => parseNewPassword(42, "alice", isCommon)),
     "E_INVALID",
   );
 });

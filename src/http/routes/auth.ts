@@ -9,9 +9,14 @@ export interface AuthRouteDeps {
   endSockets(sessionId: string): void;
 }
 
-/** Starts a fresh session for the user: a new id defeats session fixation. */
-async function logIn(req: Request, user: string): Promise<void> {
+/**
+ * Starts a fresh session for the user: a new id defeats session fixation. The sockets of the
+ * session it replaces end with it, whoever logs in now.
+ */
+async function logIn(req: Request, user: string, deps: AuthRouteDeps): Promise<void> {
+  const replaced = req.session?.user ? req.sessionID : undefined;
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  if (replaced !== undefined) deps.endSockets(replaced);
   req.session.user = user;
   req.session.createdAt = Date.now();
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
@@ -38,7 +43,7 @@ export function formAuthRoutes(deps: AuthRouteDeps, cookieName: string): Router 
 
   const handle = (page: "login" | "register", action: (req: Request) => Promise<string>) => async (req: Request, res: Response) => {
     try {
-      await logIn(req, await action(req));
+      await logIn(req, await action(req), deps);
       res.redirect(303, "/");
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
@@ -72,12 +77,12 @@ export function apiAuthRoutes(deps: AuthRouteDeps, cookieName: string): Router {
   const router = Router();
   router.post("/register", async (req, res) => {
     const user = await deps.accounts.register(credentials(req.body), req.ip ?? "");
-    await logIn(req, user);
+    await logIn(req, user, deps);
     res.json({ user });
   });
   router.post("/login", async (req, res) => {
     const user = await deps.accounts.login(credentials(req.body), req.ip ?? "");
-    await logIn(req, user);
+    await logIn(req, user, deps);
     res.json({ user });
   });
   router.post("/logout", async (req, res) => {

@@ -8,7 +8,7 @@ import { createAccounts } from "../http/accounts.js";
 import { createApp } from "../http/app.js";
 import { createSessionMiddleware } from "../http/session.js";
 import type { Logger } from "../lib/logger.js";
-import { Counters } from "../lib/metrics.js";
+import { Counters, createMetricsRegistry } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { startFeedReader } from "../store/feed.js";
@@ -99,7 +99,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   );
   const app = createApp({
     counters,
-    metrics: hostMetrics(counters, () => realtime?.io.engine.clientsCount ?? 0),
+    metrics: hostMetrics(createMetricsRegistry(counters, () => realtime?.io.engine.clientsCount ?? 0)),
     config,
     log,
     session,

@@ -3,7 +3,9 @@
  * server says arrives here first and is routed to the store (what we know) and then to the views
  * (what is shown); nothing else talks to the socket.
  */
-import type { Conversation, Message, Welcome } from "../realtime/events.js";
+import type { Message } from "../domain/messages.js";
+import { type Conversation, type DirectName, GENERAL_ROOM, isDirect, isRoomName, isUsername, type RoomName } from "../domain/names.js";
+import type { Welcome } from "../realtime/events.js";
 import { renderBanner } from "./banner.js";
 import { Composer } from "./composer.js";
 import { Connection, RequestError } from "./connection.js";
@@ -15,21 +17,15 @@ import { safeStorage } from "./storage.js";
 import { Store } from "./store.js";
 import { describeTypists, TypingAnnouncer, TypingTracker } from "./typing.js";
 
-const GENERAL = "#general";
 const PAGE_SIZE = 50;
-const ROOM = /^#[A-Za-z0-9_-]{1,32}$/;
-const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
-
-type Room = `#${string}`;
-type Direct = `@${string}`;
 
 /** Room and user names are case-insensitive on the server; one spelling here keeps maps consistent. */
 function normalize(conversation: string): Conversation {
   return conversation.toLowerCase() as Conversation;
 }
 
-function isRoom(conversation: Conversation): conversation is Room {
-  return conversation.startsWith("#");
+function isRoom(conversation: Conversation): conversation is RoomName {
+  return !isDirect(conversation);
 }
 
 function describe(error: unknown): string {
@@ -48,15 +44,15 @@ const session = safeStorage("sessionStorage");
 const activeKey = `chat:v1:active:${me.toLowerCase()}`;
 
 const store = new Store(me, local);
-const rooms = new Set<Room>([GENERAL]);
-const directs = new Set<Direct>();
+const rooms = new Set<RoomName>([GENERAL_ROOM]);
+const directs = new Set<DirectName>();
 /** Lower-case name → spelling, of everyone online. */
 const online = new Map<string, string>();
 const historyStates = new Map<Conversation, HistoryState>();
-let active: Conversation = GENERAL;
+let active: Conversation = GENERAL_ROOM;
 {
   const saved = session?.getItem(activeKey);
-  if (saved && (ROOM.test(saved) || saved.startsWith("@"))) active = normalize(saved);
+  if (saved && (isRoomName(saved) || saved.startsWith("@"))) active = normalize(saved);
 }
 
 const els = {
@@ -163,12 +159,12 @@ socket.on("history:truncated", ({ conversation, messages }) => {
   refreshLists();
 });
 socket.on("room:joined", ({ room }) => {
-  const name = normalize(room) as Room;
+  const name = normalize(room) as RoomName;
   track(name);
   refreshLists();
   void loadLatest(name);
 });
-socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as Room));
+socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as RoomName));
 function setPresence(user: string, isOnline: boolean): void {
   if (isOnline) online.set(user.toLowerCase(), user);
   else online.delete(user.toLowerCase());
@@ -194,15 +190,15 @@ function onWelcome(welcome: Welcome): void {
   delete els.socketInstance.dataset.stale;
   els.socketInstance.title = `This socket is served by ${welcome.instance}`;
   // Memberships are the server's: a room left in another tab while we were away is gone here too.
-  for (const room of [...rooms]) if (!welcome.rooms.some((r) => normalize(r) === room) && room !== GENERAL) forgetRoom(room);
-  for (const room of welcome.rooms) rooms.add(normalize(room) as Room);
+  for (const room of [...rooms]) if (!welcome.rooms.some((r) => normalize(r) === room) && room !== GENERAL_ROOM) forgetRoom(room);
+  for (const room of welcome.rooms) rooms.add(normalize(room) as RoomName);
   for (const peer of welcome.directs ?? []) {
     store.rememberName(peer.slice(1));
-    directs.add(normalize(peer) as Direct);
+    directs.add(normalize(peer) as DirectName);
   }
   // Re-rendering the open conversation would throw away the reader's scroll position: only switch
   // when the room it shows was left meanwhile.
-  if (isRoom(active) && !rooms.has(active)) open(GENERAL, { keepFocus: true });
+  if (isRoom(active) && !rooms.has(active)) open(GENERAL_ROOM, { keepFocus: true });
   else refreshLists();
   void refreshPresence();
   // The catch-up replay only covers conversations with a cursor, and only what is newer than it.
@@ -233,7 +229,7 @@ function receive(name: Conversation, messages: readonly Message[], source: "live
 /** A conversation we get messages for is listed, even when the server has not said so yet. */
 function track(name: Conversation): void {
   if (isRoom(name)) rooms.add(name);
-  else directs.add(name as Direct);
+  else directs.add(name as DirectName);
 }
 
 async function refreshPresence(): Promise<void> {
@@ -271,10 +267,10 @@ async function loadLatest(name: Conversation): Promise<void> {
   } catch (error) {
     if (error instanceof RequestError && !isRoom(name) && (error.code === "E_NOT_FOUND" || error.code === "E_INVALID")) {
       // A DM opened by name with a user who does not exist.
-      directs.delete(name as Direct);
+      directs.delete(name as DirectName);
       store.remove(name);
       notice(`No user named ${name.slice(1)}.`);
-      if (name === active) open(GENERAL);
+      if (name === active) open(GENERAL_ROOM);
       else refreshLists();
     }
     // Anything else: the next welcome retries (historyLoaded is still false).
@@ -349,11 +345,11 @@ function showActive(): void {
 
 async function joinRoom(raw: string): Promise<void> {
   const wanted = raw.trim().startsWith("#") ? raw.trim() : `#${raw.trim()}`;
-  if (!ROOM.test(wanted)) {
+  if (!isRoomName(wanted)) {
     notice("A room name is 1–32 letters, digits, _ or -.");
     return;
   }
-  if (rooms.has(normalize(wanted) as Room)) {
+  if (rooms.has(normalize(wanted) as RoomName)) {
     open(normalize(wanted));
     return;
   }
@@ -371,7 +367,7 @@ async function joinRoom(raw: string): Promise<void> {
 }
 
 async function leaveRoom(room: Conversation): Promise<void> {
-  if (!isRoom(room) || room === GENERAL) return;
+  if (!isRoom(room) || room === GENERAL_ROOM) return;
   try {
     await connection.request("room:leave", { room });
     forgetRoom(room);
@@ -380,17 +376,17 @@ async function leaveRoom(room: Conversation): Promise<void> {
   }
 }
 
-function forgetRoom(room: Room): void {
-  if (room === GENERAL || !rooms.delete(room)) return;
+function forgetRoom(room: RoomName): void {
+  if (room === GENERAL_ROOM || !rooms.delete(room)) return;
   store.remove(room);
   historyStates.delete(room);
-  if (active === room) open(GENERAL, { keepFocus: true });
+  if (active === room) open(GENERAL_ROOM, { keepFocus: true });
   else refreshLists();
 }
 
 function startDirect(raw: string): void {
   const user = raw.trim().replace(/^@/, "");
-  if (!USERNAME.test(user)) {
+  if (!isUsername(user)) {
     notice("A username is 3–32 letters, digits, _ . or -.");
     return;
   }
@@ -411,10 +407,10 @@ function refreshLists(): void {
     label: label(name),
     unread: name === active && document.visibilityState === "visible" ? 0 : store.unread(name),
     active: name === active,
-    leavable: isRoom(name) && name !== GENERAL,
+    leavable: isRoom(name) && name !== GENERAL_ROOM,
     ...(isRoom(name) ? {} : { online: online.has(name.slice(1)) }),
   });
-  const roomItems = [...rooms].sort((a, b) => (a === GENERAL ? -1 : b === GENERAL ? 1 : a.localeCompare(b))).map(item);
+  const roomItems = [...rooms].sort((a, b) => (a === GENERAL_ROOM ? -1 : b === GENERAL_ROOM ? 1 : a.localeCompare(b))).map(item);
   const directItems = [...directs].sort((a, b) => a.localeCompare(b)).map(item);
   sidebar.renderConversations(roomItems, directItems);
   const total = [...roomItems, ...directItems].reduce((sum, entry) => sum + entry.unread, 0);
@@ -474,7 +470,7 @@ async function suggestRooms(): Promise<void> {
     const { rooms: all } = await connection.request("rooms:list", {});
     els.suggestions.replaceChildren(
       ...all
-        .filter(({ room }) => !rooms.has(normalize(room) as Room))
+        .filter(({ room }) => !rooms.has(normalize(room) as RoomName))
         .map(({ room, members }) =>
           h("option", { attrs: { value: room, label: `${room} · ${members} member${members === 1 ? "" : "s"}` } }),
         ),

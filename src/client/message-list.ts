@@ -3,9 +3,9 @@
  * bottom, auto-scroll that leaves a reader who scrolled up where they are, and the "load older"
  * trigger at the top.
  */
-import type { Message } from "../realtime/events.js";
+import type { Message } from "../domain/messages.js";
+import { compareIds } from "../domain/stream-ids.js";
 import { h } from "./dom.js";
-import { compareIds } from "./ids.js";
 import { linkify } from "./linkify.js";
 import type { OutboxEntry } from "./outbox.js";
 import { fullTime, shortTime } from "./time.js";
@@ -179,7 +179,7 @@ export class MessageList {
     // Walk up from the bottom to the newest confirmed message older than this one: live messages
     // stop at the first step, and prepend() handles whole older pages without walking.
     let anchor = list.lastElementChild as HTMLElement | null;
-    while (anchor && (anchor.dataset.state !== "sent" || compareIds(anchor.dataset.id ?? "", id) > 0)) {
+    while (anchor && (anchor.dataset.state !== "sent" || (anchor.dataset.id !== undefined && compareIds(anchor.dataset.id, id) > 0))) {
       anchor = anchor.previousElementSibling as HTMLElement | null;
     }
     list.insertBefore(item, anchor ? anchor.nextElementSibling : list.firstElementChild);

@@ -2,7 +2,7 @@
  * The conversation lists (rooms, direct messages) and the online users, with unread badges and
  * presence dots. Lists are reconciled by key so a re-render keeps keyboard focus.
  */
-import type { Conversation } from "../realtime/events.js";
+import type { Conversation } from "../domain/names.js";
 import { h, reconcile } from "./dom.js";
 
 export interface ConversationItem {

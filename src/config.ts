@@ -162,9 +162,8 @@ export interface Config {
 /**
  * glibc's malloc gives every thread that allocates (V8's GC and compiler helpers, libuv's pool) an
  * arena of its own, and keeps the memory freed in each. A worker is one JavaScript thread holding
- * thousands of small long-lived connections: with one arena and a fixed trim threshold, an idle
- * connection costs 1.2–1.7 KB less RSS (B4, 14.8 → 13.1–13.6 KB) and the CPU per message did not
- * move (B2). Other C libraries ignore these variables.
+ * thousands of small long-lived connections: one arena and a fixed trim threshold keep an idle
+ * connection's RSS lower at no CPU cost (docs/decisions.md). Other C libraries ignore these variables.
  */
 export const MALLOC_TUNING: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: "1",

@@ -1,14 +1,14 @@
 /**
- * A throwaway redis-server per run, on a free loopback port, without persistence unless asked:
- * benchmarks must never touch a developer's Redis, and every run starts from a known state.
+ * A throwaway redis-server per run (started by the project's launcher, src/lib/redis-server.ts)
+ * without persistence, and the few commands the benchmarks send it: benchmarks must never touch a
+ * developer's Redis, and every run starts from a known state.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sleep } from "./time.js";
+import { startRedisServer } from "../../src/lib/redis-server.js";
 
 export interface RedisServer {
   readonly port: number;
@@ -30,18 +30,6 @@ export interface RedisStartOptions {
   /** An RDB file to start from (users and sessions registered once, reused by every run). */
   rdb?: string;
   port?: number;
-}
-
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A minimal RESP client: one connection per call keeps it obviously correct; calls are rare. */
@@ -120,44 +108,21 @@ export function parseInfo(text: string): Record<string, string> {
   return out;
 }
 
-/**
- * Spawns `redis-server --port N --bind 127.0.0.1 --save "" --appendonly no` in a fresh directory and
- * waits until it answers PING.
- */
+/** A redis-server without persistence in a fresh directory (holding `options.rdb` when given). */
 export async function startRedis(options: RedisStartOptions = {}): Promise<RedisServer> {
-  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "chat-bench-redis-"));
   if (options.rdb) copyFileSync(options.rdb, join(dir, "dump.rdb"));
-  const child: ChildProcess = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb"],
-    { stdio: ["ignore", "ignore", "pipe"] },
+  const launched = await startRedisServer({ port: options.port, dir, args: ["--appendonly", "no", "--dbfilename", "dump.rdb"] }).catch(
+    (err: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    },
   );
-  let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const exited = once(child, "exit");
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${stderr}`);
-    try {
-      if ((await redisCommand(port, ["PING"], 500)) === "PONG") break;
-    } catch {
-      // not up yet (or still loading the RDB)
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`redis-server did not start on port ${port}: ${stderr}`);
-    }
-    await sleep(50);
-  }
-  const pid = child.pid as number;
-
+  const port = launched.port;
   const server: RedisServer = {
     port,
-    url: `redis://127.0.0.1:${port}`,
-    pid,
+    url: launched.url,
+    pid: launched.pid(),
     command: (...args) => redisCommand(port, args),
     info: async (section) => parseInfo(await redisCommand(port, ["INFO", section])),
     streamLengths: async (keys) => {
@@ -174,12 +139,7 @@ export async function startRedis(options: RedisStartOptions = {}): Promise<Redis
       copyFileSync(join(dir, "dump.rdb"), path);
     },
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await launched.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -23,6 +23,7 @@ export interface TargetOptions {
   cpus?: string;
   /** Extra environment, e.g. a lower HISTORY_LIMIT for one scenario. */
   env?: Record<string, string>;
+  /** Until the primary prints "listening" (default 120 s: a start takes seconds, far longer on a loaded machine). */
   startTimeoutMs?: number;
 }
 
@@ -156,7 +157,7 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     throw new Error(`${options.kind} server ${why}\n${tail.join("\n")}`);
   };
 
-  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const timeoutMs = options.startTimeoutMs ?? 120_000;
   const started = await waitFor(() => url !== undefined || child.exitCode !== null, timeoutMs);
   if (!started || url === undefined) return fail(child.exitCode !== null ? `exited with ${child.exitCode}` : 'never printed "listening"');
   const base = url;

@@ -60,8 +60,9 @@ export async function searchSmallRooms(
       ...stepShape(pop, slots, options),
       start: bySize(options, { full: 2000, quick: 500, smoke: 100 }),
       hint,
-      // A smoke run climbs three steps and stops: it checks the search, not the server.
+      // A smoke run takes two steps and stops: it checks the search, not the server.
       max: bySize(options, { full: 200_000, quick: 200_000, smoke: 300 }),
+      maxSteps: bySize(options, { full: undefined, quick: undefined, smoke: 2 }),
       log: options.log,
       label: `${plan.label} ${kind} ${label}`,
     });
@@ -80,7 +81,7 @@ function stepShape(pop: Population, slots: Slot[], options: BenchOptions): Omit<
     slots,
     fanout: pop.fanout,
     warmMs: bySize(options, { full: 1000, quick: 1000, smoke: 500 }),
-    measureMs: bySize(options, { full: 2500, quick: 2000, smoke: 1000 }),
+    measureMs: bySize(options, { full: 2500, quick: 2000, smoke: 500 }),
     sloMs: 50,
   };
 }

@@ -134,6 +134,8 @@ export interface SearchPlan extends Omit<StepPlan, "rate"> {
   /** A previous result for the same target and shape: the search starts just below it. */
   hint?: number;
   max: number;
+  /** At most this many steps, retries included (a smoke run checks the search, not the server). */
+  maxSteps?: number;
   log: (line: string) => void;
   label: string;
 }
@@ -157,6 +159,7 @@ export function bestStep(steps: readonly StepResult[] | undefined): StepResult |
  */
 export async function findSustainable(run: Run, plan: SearchPlan): Promise<SearchResult> {
   const steps: StepResult[] = [];
+  const budgetLeft = (): boolean => steps.length < (plan.maxSteps ?? Number.POSITIVE_INFINITY);
   const probe = async (rate: number): Promise<boolean> => {
     for (let attempt = 0; ; attempt++) {
       const step = await runStep(run, { ...plan, rate: Math.round(rate), drainMs: plan.drainMs ?? 8000 });
@@ -164,14 +167,14 @@ export async function findSustainable(run: Run, plan: SearchPlan): Promise<Searc
       plan.log(`  ${plan.label} ${Math.round(rate)}/s: ${describeStep(step)}`);
       if (step.pass) return true;
       const noisy = step.latencyOnly && (step.latency.p99Ms < plan.sloMs * 4 || step.otherCores >= 0.25);
-      if (attempt >= 1 || !noisy) return false;
+      if (attempt >= 1 || !noisy || !budgetLeft()) return false;
     }
   };
   let lo = 0;
   let hi = Number.POSITIVE_INFINITY;
   const factor = plan.hint ? 1.25 : 1.5;
   let rate = plan.hint ? plan.hint * 0.8 : plan.start;
-  while (hi === Number.POSITIVE_INFINITY && rate <= plan.max) {
+  while (hi === Number.POSITIVE_INFINITY && rate <= plan.max && budgetLeft()) {
     if (await probe(rate)) {
       lo = rate;
       rate *= factor;
@@ -180,12 +183,12 @@ export async function findSustainable(run: Run, plan: SearchPlan): Promise<Searc
     }
   }
   // Nothing passed: walk down (at most three halvings) to find any sustainable rate.
-  for (let downs = 0; lo === 0 && downs < 3 && hi < Number.POSITIVE_INFINITY; downs++) {
+  for (let downs = 0; lo === 0 && downs < 3 && hi < Number.POSITIVE_INFINITY && budgetLeft(); downs++) {
     rate = hi / 2;
     if (await probe(rate)) lo = rate;
     else hi = rate;
   }
-  for (let i = 0; i < 2 && lo > 0 && hi < Number.POSITIVE_INFINITY; i++) {
+  for (let i = 0; i < 2 && lo > 0 && hi < Number.POSITIVE_INFINITY && budgetLeft(); i++) {
     const mid = Math.sqrt(lo * hi);
     if (await probe(mid)) lo = mid;
     else hi = mid;

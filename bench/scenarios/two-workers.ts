@@ -1,9 +1,8 @@
 /**
  * B4 and B5 run on two workers with 1,000 users × 10 sockets, each on a server of its own. B4
  * measures the 10,000 idle sockets. For B5, one socket per user is closed and the remaining 9,000
- * are stormed. B5 used to follow B4 on the same server, to connect 10k sockets once: but B4's
- * full GC through the inspector (remote-gc.ts) left the server spending 25 % more CPU per
- * reconnect in the storm that followed (docs/performance.md, B5), so B5 measured the harness.
+ * are stormed. B5 does not follow B4 on the same server: B4's full GC through the inspector
+ * (remote-gc.ts) changes how the server handles the storm that follows (docs/decisions.md).
  */
 import type { TargetKind } from "../lib/target.js";
 import { type B4Result, idleBaseline, measureIdle } from "./b4-idle.js";

@@ -4,7 +4,9 @@
  * (what is shown); nothing else talks to the socket.
  */
 import { mentions } from "../domain/mentions.js";
-import type { Conversation, Message, Welcome } from "../realtime/events.js";
+import type { Message } from "../domain/messages.js";
+import { type Conversation, type DirectName, GENERAL_ROOM, isDirect, isRoomName, isUsername, type RoomName } from "../domain/names.js";
+import type { Welcome } from "../realtime/events.js";
 import { renderBanner } from "./banner.js";
 import { ClosedDirects } from "./closed-directs.js";
 import { Composer } from "./composer.js";
@@ -19,21 +21,15 @@ import { safeStorage } from "./storage.js";
 import { Store } from "./store.js";
 import { describeTypists, TypingAnnouncer, TypingTracker } from "./typing.js";
 
-const GENERAL = "#general";
 const PAGE_SIZE = 50;
-const ROOM = /^#[A-Za-z0-9_-]{1,32}$/;
-const USERNAME = /^[A-Za-z0-9_.-]{3,32}$/;
-
-type Room = `#${string}`;
-type Direct = `@${string}`;
 
 /** Room and user names are case-insensitive on the server; one spelling here keeps maps consistent. */
 function normalize(conversation: string): Conversation {
   return conversation.toLowerCase() as Conversation;
 }
 
-function isRoom(conversation: Conversation): conversation is Room {
-  return conversation.startsWith("#");
+function isRoom(conversation: Conversation): conversation is RoomName {
+  return !isDirect(conversation);
 }
 
 function describe(error: unknown): string {
@@ -53,17 +49,17 @@ const activeKey = `chat:v1:active:${me.toLowerCase()}`;
 
 const store = new Store(me, local);
 const closedDirects = new ClosedDirects(local, `chat:v1:closed-directs:${me.toLowerCase()}`, () => refreshLists());
-const rooms = new Set<Room>([GENERAL]);
-const directs = new Set<Direct>();
+const rooms = new Set<RoomName>([GENERAL_ROOM]);
+const directs = new Set<DirectName>();
 /** Lower-case name → spelling, of everyone online. */
 const online = new Map<string, string>();
 const historyStates = new Map<Conversation, HistoryState>();
 /** Unread mentions per conversation, as the server counts them for every device. */
 const mentionCounts = new Map<Conversation, number>();
-let active: Conversation = GENERAL;
+let active: Conversation = GENERAL_ROOM;
 {
   const saved = session?.getItem(activeKey);
-  if (saved && (ROOM.test(saved) || saved.startsWith("@"))) active = normalize(saved);
+  if (saved && (isRoomName(saved) || saved.startsWith("@"))) active = normalize(saved);
 }
 
 const els = {
@@ -232,12 +228,12 @@ socket.on("history:truncated", ({ conversation, messages }) => {
   refreshLists();
 });
 socket.on("room:joined", ({ room }) => {
-  const name = normalize(room) as Room;
+  const name = normalize(room) as RoomName;
   track(name);
   refreshLists();
   void loadLatest(name);
 });
-socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as Room));
+socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as RoomName));
 function setPresence(user: string, isOnline: boolean): void {
   if (isOnline) online.set(user.toLowerCase(), user);
   else online.delete(user.toLowerCase());
@@ -263,15 +259,15 @@ function onWelcome(welcome: Welcome): void {
   delete els.socketInstance.dataset.stale;
   els.socketInstance.title = `This socket is served by ${welcome.instance}`;
   // Memberships are the server's: a room left in another tab while we were away is gone here too.
-  for (const room of [...rooms]) if (!welcome.rooms.some((r) => normalize(r) === room) && room !== GENERAL) forgetRoom(room);
-  for (const room of welcome.rooms) rooms.add(normalize(room) as Room);
+  for (const room of [...rooms]) if (!welcome.rooms.some((r) => normalize(r) === room) && room !== GENERAL_ROOM) forgetRoom(room);
+  for (const room of welcome.rooms) rooms.add(normalize(room) as RoomName);
   for (const peer of welcome.directs ?? []) {
     store.rememberName(peer.slice(1));
-    directs.add(normalize(peer) as Direct);
+    directs.add(normalize(peer) as DirectName);
   }
   // Re-rendering the open conversation would throw away the reader's scroll position: only switch
   // when the room it shows was left meanwhile.
-  if (isRoom(active) && !rooms.has(active)) open(GENERAL, { keepFocus: true });
+  if (isRoom(active) && !rooms.has(active)) open(GENERAL_ROOM, { keepFocus: true });
   else refreshLists();
   void refreshPresence();
   void fetchReadState();
@@ -357,7 +353,7 @@ async function fetchReadState(): Promise<void> {
 /** A conversation we get messages for is listed, even when the server has not said so yet. */
 function track(name: Conversation): void {
   if (isRoom(name)) rooms.add(name);
-  else directs.add(name as Direct);
+  else directs.add(name as DirectName);
 }
 
 async function refreshPresence(): Promise<void> {
@@ -396,10 +392,10 @@ async function loadLatest(name: Conversation): Promise<void> {
   } catch (error) {
     if (error instanceof RequestError && !isRoom(name) && (error.code === "E_NOT_FOUND" || error.code === "E_INVALID")) {
       // A DM opened by name with a user who does not exist.
-      directs.delete(name as Direct);
+      directs.delete(name as DirectName);
       store.remove(name);
       notice(`No user named ${name.slice(1)}.`);
-      if (name === active) open(GENERAL);
+      if (name === active) open(GENERAL_ROOM);
       else refreshLists();
     }
     // Anything else: the next welcome retries (historyLoaded is still false).
@@ -474,11 +470,11 @@ function showActive(): void {
 
 async function joinRoom(raw: string): Promise<void> {
   const wanted = raw.trim().startsWith("#") ? raw.trim() : `#${raw.trim()}`;
-  if (!ROOM.test(wanted)) {
+  if (!isRoomName(wanted)) {
     notice("A room name is 1–32 letters, digits, _ or -.");
     return;
   }
-  if (rooms.has(normalize(wanted) as Room)) {
+  if (rooms.has(normalize(wanted) as RoomName)) {
     open(normalize(wanted));
     return;
   }
@@ -496,7 +492,7 @@ async function joinRoom(raw: string): Promise<void> {
 }
 
 async function leaveRoom(room: Conversation): Promise<void> {
-  if (!isRoom(room) || room === GENERAL) return;
+  if (!isRoom(room) || room === GENERAL_ROOM) return;
   try {
     await connection.request("room:leave", { room });
     forgetRoom(room);
@@ -505,17 +501,17 @@ async function leaveRoom(room: Conversation): Promise<void> {
   }
 }
 
-function forgetRoom(room: Room): void {
-  if (room === GENERAL || !rooms.delete(room)) return;
+function forgetRoom(room: RoomName): void {
+  if (room === GENERAL_ROOM || !rooms.delete(room)) return;
   store.remove(room);
   historyStates.delete(room);
-  if (active === room) open(GENERAL, { keepFocus: true });
+  if (active === room) open(GENERAL_ROOM, { keepFocus: true });
   else refreshLists();
 }
 
 function startDirect(raw: string): void {
   const user = raw.trim().replace(/^@/, "");
-  if (!USERNAME.test(user)) {
+  if (!isUsername(user)) {
     notice("A username is 3–32 letters, digits, _ . or -.");
     return;
   }
@@ -534,11 +530,11 @@ function startDirect(raw: string): void {
 function closeDirect(name: Conversation): void {
   if (isRoom(name)) return;
   closedDirects.close(name, store.get(name)?.messages.at(-1)?.id);
-  if (active === name) open(GENERAL, { keepFocus: true });
+  if (active === name) open(GENERAL_ROOM, { keepFocus: true });
   else refreshLists();
 }
 
-function directShown(name: Direct): boolean {
+function directShown(name: DirectName): boolean {
   return name === active || closedDirects.visible(name, store.get(name)?.messages.at(-1)?.id);
 }
 
@@ -552,12 +548,12 @@ function refreshLists(): void {
     mentions: name === active && document.visibilityState === "visible" ? 0 : (mentionCounts.get(name) ?? 0),
     active: name === active,
     ...(isRoom(name)
-      ? name === GENERAL
+      ? name === GENERAL_ROOM
         ? {}
         : { removal: "leave" as const }
       : { removal: "close" as const, online: online.has(name.slice(1)) }),
   });
-  const roomItems = [...rooms].sort((a, b) => (a === GENERAL ? -1 : b === GENERAL ? 1 : a.localeCompare(b))).map(item);
+  const roomItems = [...rooms].sort((a, b) => (a === GENERAL_ROOM ? -1 : b === GENERAL_ROOM ? 1 : a.localeCompare(b))).map(item);
   const directItems = [...directs]
     .filter(directShown)
     .sort((a, b) => a.localeCompare(b))
@@ -620,7 +616,7 @@ async function suggestRooms(): Promise<void> {
     const { rooms: all } = await connection.request("rooms:list", {});
     els.suggestions.replaceChildren(
       ...all
-        .filter(({ room }) => !rooms.has(normalize(room) as Room))
+        .filter(({ room }) => !rooms.has(normalize(room) as RoomName))
         .map(({ room, members }) =>
           h("option", { attrs: { value: room, label: `${room} · ${members} member${members === 1 ? "" : "s"}` } }),
         ),

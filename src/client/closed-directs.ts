@@ -3,7 +3,7 @@
  * choice lives in this browser's localStorage, per user, and is shared by its tabs. A closed DM
  * stays hidden until a message newer than the newest one held at closing arrives in it.
  */
-import { compareIds, isStreamId } from "./ids.js";
+import { compareIds, isStreamId } from "../domain/stream-ids.js";
 import { readJson, writeJson } from "./storage.js";
 
 export class ClosedDirects {

@@ -5,9 +5,9 @@
  * the top.
  */
 import { mentions } from "../domain/mentions.js";
-import type { Message } from "../realtime/events.js";
+import type { Message } from "../domain/messages.js";
+import { compareIds } from "../domain/stream-ids.js";
 import { h } from "./dom.js";
-import { compareIds } from "./ids.js";
 import { linkify } from "./linkify.js";
 import { type GroupedItem, placement } from "./message-groups.js";
 import type { OutboxEntry } from "./outbox.js";
@@ -185,7 +185,7 @@ export class MessageList {
     // Walk up from the bottom to the newest confirmed message older than this one: live messages
     // stop at the first step, and prepend() handles whole older pages without walking.
     let anchor = list.lastElementChild as HTMLElement | null;
-    while (anchor && (anchor.dataset.state !== "sent" || compareIds(anchor.dataset.id ?? "", id) > 0)) {
+    while (anchor && (anchor.dataset.state !== "sent" || (anchor.dataset.id !== undefined && compareIds(anchor.dataset.id, id) > 0))) {
       anchor = anchor.previousElementSibling as HTMLElement | null;
     }
     list.insertBefore(item, anchor ? anchor.nextElementSibling : list.firstElementChild);

@@ -3,7 +3,7 @@
  * presence dots. Lists are reconciled by key so a re-render keeps keyboard focus. While the socket
  * is down, presence is marked stale (grey, "last known") rather than shown as live.
  */
-import type { Conversation } from "../realtime/events.js";
+import type { Conversation } from "../domain/names.js";
 import { h, reconcile } from "./dom.js";
 
 export interface ConversationItem {

@@ -5,8 +5,9 @@
  *   (re)connect so the server replays exactly what is newer: no gap, no duplicate.
  * - readIds: the newest message the user has seen, for unread counts that survive a reload.
  */
-import type { Conversation, Message } from "../realtime/events.js";
-import { compareIds, isStreamId, newer } from "./ids.js";
+import type { Message } from "../domain/messages.js";
+import type { Conversation } from "../domain/names.js";
+import { compareIds, isStreamId, newer } from "../domain/stream-ids.js";
 import { readJson, writeJson } from "./storage.js";
 
 export interface ConversationState {

@@ -2,7 +2,7 @@
  * Who is typing where. A `typing` event is a heartbeat: the user counts as typing for a few
  * seconds after the last one, or until their message arrives.
  */
-import type { Conversation } from "../realtime/events.js";
+import type { Conversation } from "../domain/names.js";
 
 const SHOW_MS = 4_000;
 /** At most one outgoing typing event per conversation in this interval. */

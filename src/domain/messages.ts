@@ -3,10 +3,13 @@ import type { Conversation } from "./names.js";
 
 /** A stored chat message as every client sees it. `conversation` is from the receiver's point of view. */
 export interface Message {
+  /** Redis stream id "<ms>-<seq>": orders the messages of one conversation. */
   id: string;
+  /** `#room`, or `@peer` from the receiver's point of view. */
   conversation: Conversation;
   from: string;
   text: string;
+  /** ms since the epoch, as stamped by Redis. */
   ts: number;
   clientId: string;
 }
@@ -24,7 +27,8 @@ const CLIENT_ID = /^[\w-]{8,64}$/;
  */
 export function parseText(value: unknown, limits: TextLimits): string {
   if (typeof value !== "string") throw invalid("text must be a string");
-  if (Buffer.byteLength(value, "utf8") > limits.messageMaxBytes) {
+  // Every UTF-16 unit takes at least one UTF-8 byte: an over-long string is refused before counting.
+  if (value.length > limits.messageMaxBytes || utf8Length(value) > limits.messageMaxBytes) {
     throw new AppError("E_TOO_LONG", `text must be at most ${limits.messageMaxBytes} bytes`);
   }
   const text = value.trim();
@@ -51,4 +55,22 @@ export function parseLimit(value: unknown, fallback: number, max: number): numbe
     throw invalid("limit must be a positive integer");
   }
   return Math.min(value, max);
+}
+
+/**
+ * The UTF-8 length of a string, as Buffer.byteLength counts it (a lone surrogate as the 3 bytes of
+ * U+FFFD), without Node's Buffer: this module also runs in the browser.
+ */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

@@ -16,9 +16,13 @@ export function usernameKey(name: string): string {
   return name.toLowerCase();
 }
 
+export function isUsername(value: unknown): value is string {
+  return typeof value === "string" && USERNAME.test(value);
+}
+
 /** @throws AppError E_INVALID unless 3–32 letters, digits, `_`, `.` or `-`. */
 export function parseUsername(value: unknown): string {
-  if (typeof value !== "string" || !USERNAME.test(value)) {
+  if (!isUsername(value)) {
     throw invalid("username must be 3-32 letters, digits, '_', '.' or '-'");
   }
   return value;

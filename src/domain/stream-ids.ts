@@ -21,9 +21,16 @@ export function compareIds(a: string, b: string): number {
   return aMs - bMs || aSeq - bSeq;
 }
 
+/** The newer of two ids, undefined standing for "nothing yet". */
+export function newer(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return compareIds(a, b) >= 0 ? a : b;
+}
+
 export function newestId(ids: Iterable<string>): string | undefined {
   let newest: string | undefined;
-  for (const id of ids) if (newest === undefined || compareIds(id, newest) > 0) newest = id;
+  for (const id of ids) newest = newer(newest, id);
   return newest;
 }
 

@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { Config } from "../config.js";
 import { AppError, toErrorBody } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
-import type { Counters, MetricsSample } from "../lib/metrics.js";
+import type { Counters } from "../lib/metrics.js";
 import { STATIC_DIR, TEMPLATES_DIR } from "../lib/paths.js";
 import { isRedisUnavailable } from "../store/redis.js";
 import type { Accounts } from "./accounts.js";
@@ -20,8 +20,8 @@ export const API_BODY_BYTES = 16 * 1024;
 
 export interface AppDeps {
   counters: Counters;
-  /** Samples of every worker of the host, for GET /metrics. */
-  metrics(): Promise<MetricsSample[]>;
+  /** Prometheus text of every worker of the host, for GET /metrics. */
+  metrics(): Promise<string>;
   config: Config;
   log: Logger;
   session: SessionMiddleware;

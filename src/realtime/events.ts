@@ -2,21 +2,12 @@
  * The socket.io wire protocol (docs/protocol.md), shared by the server and the browser client.
  * Type-only imports, so the browser bundle takes nothing from the server.
  */
+import type { Message } from "../domain/messages.js";
+import type { Conversation } from "../domain/names.js";
 import type { ErrorBody } from "../lib/error-codes.js";
 
-export type Conversation = `#${string}` | `@${string}`;
-
-export interface Message {
-  /** Redis stream id "<ms>-<seq>": orders the messages of one conversation. */
-  id: string;
-  /** `#room`, or `@peer` from the receiver's point of view. */
-  conversation: Conversation;
-  from: string;
-  text: string;
-  /** ms since the epoch, as stamped by Redis. */
-  ts: number;
-  clientId: string;
-}
+export type { Message } from "../domain/messages.js";
+export type { Conversation } from "../domain/names.js";
 
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 export type AckFn<T> = (reply: Ack<T>) => void;

@@ -97,11 +97,9 @@ export interface RedisOptions {
 
 /**
  * How much a connection takes in one write. node-redis writes its queued commands until the
- * socket's buffer reaches its high-water mark, then waits for "drain", which comes in the next
- * turn of the event loop. With Node's default of 16 KB that is about 35 sends per turn: under
- * overload, when a turn takes 50-150 ms, a worker stored about 1,500 messages a second, a tenth
- * of what it stores at saturation, and a PING queued behind them waited over 5 s, so the
- * connection was dropped as hung (docs/performance.md, B6). 1 MB holds about 2,000 sends.
+ * socket's buffer reaches its high-water mark, then waits for "drain" in the next turn of the
+ * event loop; Node's 16 KB default starved a worker under overload until its PING timed out and
+ * the connection was dropped as hung (docs/decisions.md).
  */
 export const WRITE_BUFFER_BYTES = 1 << 20;
 
@@ -200,9 +198,8 @@ const PING_EVERY_MS = 1000;
 
 /**
  * Fails the commands of a Redis that stopped answering (stopped, or a half-open connection), once
- * per connection instead of once per command. node-redis would arm a 5 s AbortSignal.timeout for
- * every command, whose timer fires even when the reply came at once and builds a DOMException then:
- * about 15 % of a handshake's CPU (docs/performance.md, B5). Here one PING a second is in flight;
+ * per connection instead of once per command: node-redis would arm an AbortSignal.timeout for
+ * every command, a timer per command whether or not the reply came at once. Here one PING a second is in flight;
  * when one has waited HANG_TIMEOUT_MS, the connection is dropped, which rejects every waiting
  * command (E_UNAVAILABLE), and opened again; meanwhile commands fail at once (failFast).
  * Blocking reads shorter than the timeout (the feed's XREAD BLOCK) only delay the PING.

@@ -10,7 +10,7 @@ import { createSessionMiddleware } from "../http/session.js";
 import { createHashGate } from "../lib/hash-gate.js";
 import { isPrimaryMessage, sendToPrimary } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
-import { Counters } from "../lib/metrics.js";
+import { Counters, createMetricsRegistry } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { createKeys } from "../store/keys.js";
@@ -97,7 +97,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   let realtime: Realtime | undefined;
   const app = createApp({
     counters,
-    metrics: hostMetrics(counters, () => realtime?.io.engine.clientsCount ?? 0),
+    metrics: hostMetrics(createMetricsRegistry(counters, () => realtime?.io.engine.clientsCount ?? 0)),
     config,
     log,
     session,

@@ -1,33 +1,38 @@
 import cluster from "node:cluster";
-import type { Counters, MetricsSample } from "../lib/metrics.js";
+import { AggregatorRegistry, type Registry } from "prom-client";
 
-type Message = { type: "metrics:collect"; id: string } | { type: "metrics:response"; id: number; samples: MetricsSample[] };
+type Message = { type: "metrics:response"; id: number; text?: string; error?: string };
 
-const ASK_TIMEOUT_MS = 2000;
+/** Longer than prom-client's own 5 s limit on gathering, so the primary's answer comes first. */
+const ASK_TIMEOUT_MS = 6000;
 
 /**
- * How this worker answers GET /metrics: under the primary, with the samples of every worker of the
- * host (the primary gathers them); alone (tests), with its own.
+ * How this worker answers GET /metrics: under the primary, with every worker of the host (the
+ * primary aggregates them with prom-client's AggregatorRegistry); alone (tests), or when the
+ * primary cannot gather them, with its own registry.
  */
-export function hostMetrics(counters: Counters, sockets: () => number): () => Promise<MetricsSample[]> {
-  const own = () => counters.sample(sockets());
-  if (!cluster.isWorker) return async () => [own()];
+export function hostMetrics(registry: Registry): () => Promise<string> {
+  const own = () => registry.metrics();
+  if (!cluster.isWorker) return own;
+  // prom-client answers the primary's requests from these registries; constructing an
+  // AggregatorRegistry installs that listener in a worker.
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry();
   let nextId = 0;
-  const waiting = new Map<number, (samples: MetricsSample[]) => void>();
-  process.on("message", (message: Message) => {
-    if (message?.type === "metrics:collect") process.send?.({ type: "metrics:report", id: message.id, sample: own() });
-    if (message?.type === "metrics:response") waiting.get(message.id)?.(message.samples);
+  const waiting = new Map<number, (message: Message | undefined) => void>();
+  process.on("message", (message: Message | undefined) => {
+    if (message?.type === "metrics:response") waiting.get(message.id)?.(message);
   });
   return () =>
-    new Promise((resolve) => {
+    new Promise<Message | undefined>((resolve) => {
       const id = ++nextId;
-      const finish = (samples: MetricsSample[]) => {
+      const timer = setTimeout(() => finish(undefined), ASK_TIMEOUT_MS);
+      const finish = (message: Message | undefined) => {
         waiting.delete(id);
         clearTimeout(timer);
-        resolve(samples);
+        resolve(message);
       };
-      const timer = setTimeout(() => finish([own()]), ASK_TIMEOUT_MS);
       waiting.set(id, finish);
       process.send?.({ type: "metrics:request", id });
-    });
+    }).then((answer) => (answer?.text !== undefined ? answer.text : own()));
 }

@@ -1,7 +1,7 @@
 import t from "tap";
-import { parseClientId, parseLimit, parseText } from "../../src/domain/messages.js";
+import { parseClientId, parseLimit, parseText, utf8Length } from "../../src/domain/messages.js";
 import { parseConversation, parseNewPassword, parseRoomName, parseUsername, usernameKey } from "../../src/domain/names.js";
-import { compareIds, isStreamId, newestId, timestampOf } from "../../src/domain/stream-ids.js";
+import { compareIds, isStreamId, newer, newestId, timestampOf } from "../../src/domain/stream-ids.js";
 import { AppError } from "../../src/lib/errors.js";
 import { routesOf } from "../../src/realtime/delivery.js";
 
@@ -107,6 +107,9 @@ t.test("stream ids > compared as integer pairs, not strings", async (t) => {
   t.equal(compareIds("5-5", "5-5"), 0);
   t.equal(newestId(["9-0", "10-0", "9-9"]), "10-0");
   t.equal(newestId([]), undefined);
+  t.equal(newer(undefined, "9-0"), "9-0");
+  t.equal(newer("10-0", undefined), "10-0");
+  t.equal(newer("9-9", "10-0"), "10-0");
   t.equal(timestampOf("1700000000000-3"), 1_700_000_000_000);
   t.ok(isStreamId("1-0"));
   t.notOk(isStreamId("1"));
@@ -122,4 +125,9 @@ t.test("routesOf > DMs reach both users, named by the peer; a room reaches its c
     { channel: "@alice", conversation: "@Bob" },
   ]);
   t.same(routesOf({ ...base, to: "@alice" }), [{ channel: "@alice", conversation: "@alice" }], "a note to self goes once");
+});
+
+t.test("utf8Length > any text > counts as Node's Buffer.byteLength does", async (t) => {
+  const samples = ["", "abc", "é", "€uro", "😀 x", "a\ud83d", "\ud83db", "\ude00a", "\ud83d\ud83d\ude00", "中文字"];
+  for (const text of samples) t.equal(utf8Length(text), Buffer.byteLength(text, "utf8"), JSON.stringify(text));
 });

@@ -1,11 +1,11 @@
 import { Router } from "express";
-import { type MetricsSample, renderMetrics } from "../../lib/metrics.js";
+import { prometheusContentType } from "prom-client";
 
 /** GET /metrics: every worker of this host (gathered by the primary), in Prometheus text format. */
-export function metricsRoutes(collect: () => Promise<MetricsSample[]>): Router {
+export function metricsRoutes(collect: () => Promise<string>): Router {
   const router = Router();
   router.get("/metrics", async (_req, res) => {
-    res.type("text/plain; version=0.0.4").send(renderMetrics(await collect()));
+    res.type(prometheusContentType).send(await collect());
   });
   return router;
 }

@@ -1,0 +1,166 @@
+/**
+ * Starts and stops a local `redis-server` (or `redis-sentinel`) on a free loopback port: the
+ * development default, every test suite and the benchmarks launch Redis through this one module.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface RedisServerOptions {
+  /** `redis-server` (default) or `redis-sentinel`. */
+  program?: "redis-server" | "redis-sentinel";
+  /** Default: a free port, chosen when started. */
+  port?: number;
+  /** Default: 127.0.0.1. */
+  host?: string;
+  /**
+   * Working directory (append-only file, RDB, cluster and sentinel state). Default: a fresh
+   * temporary folder, removed by stop().
+   */
+  dir?: string;
+  /**
+   * A configuration file's text, written into `dir` and passed first: redis-sentinel requires one
+   * (it rewrites it as it learns the topology).
+   */
+  configFile?: string;
+  /**
+   * More command-line options, e.g. `["--appendonly", "yes"]`, `["--replicaof", host, port]` or
+   * `["--cluster-enabled", "yes"]`. Persistence is off (`--save ""`) unless these turn it on.
+   */
+  args?: readonly string[];
+  /** How long it may take to answer PING. Default 10 s. */
+  startTimeoutMs?: number;
+}
+
+export interface RedisServerProcess {
+  readonly host: string;
+  readonly port: number;
+  /** `redis://host:port`. */
+  readonly url: string;
+  readonly dir: string;
+  /** The running process's id (a new one after restart()). */
+  pid(): number;
+  /** SIGKILL, as a crash would; the folder stays for restart(). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and folder. */
+  restart(): Promise<void>;
+  /** SIGSTOP: the port still accepts connections, nothing answers (a hung Redis). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
+  /** SIGTERM (Redis then flushes its append-only file), SIGKILL after 5 s; removes a temporary folder. */
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on `host`, as the kernel hands out for port 0. */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether a Redis (or Sentinel) answers PING at host:port within the timeout. */
+export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on("error", () => done(false));
+    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (data) => done(data.toString().startsWith("+PONG")));
+  });
+}
+
+/**
+ * Spawns the program with `--port`, `--bind` and `--dir` (plus `options.args`) and resolves once
+ * it answers PING. Rejects with the spawn error (code `ENOENT` when the program is not installed)
+ * or with its stderr when it exits or does not answer in time.
+ */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
+  const program = options.program ?? "redis-server";
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? (await freePort(host));
+  const temporary = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), `${program}-`));
+  mkdirSync(dir, { recursive: true });
+  const args: string[] = [];
+  if (options.configFile !== undefined) {
+    const file = join(dir, `${program}.conf`);
+    writeFileSync(file, options.configFile);
+    args.push(file);
+  }
+  args.push("--port", String(port), "--bind", host, "--dir", dir);
+  if (program === "redis-server") args.push("--save", "");
+  args.push(...(options.args ?? []));
+  const timeoutMs = options.startTimeoutMs ?? 10_000;
+
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    const proc = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
+    child = proc;
+    let stderr = "";
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    const failed = new Promise<Error>((resolve) => {
+      proc.once("error", resolve);
+      proc.once("exit", (code, signal) => resolve(new Error(`${program} exited (${code ?? signal}) on port ${port}: ${stderr.trim()}`)));
+    });
+    const deadline = Date.now() + timeoutMs;
+    let gaveUp = false;
+    const answers = (async () => {
+      while (Date.now() < deadline && !gaveUp) {
+        if (await redisAnswers(host, port, 200)) return undefined;
+        await sleep(25);
+      }
+      return new Error(`${program} did not answer on port ${port} within ${timeoutMs} ms: ${stderr.trim()}`);
+    })();
+    const error = await Promise.race([failed, answers]);
+    if (error) {
+      gaveUp = true;
+      halt(proc, "SIGKILL");
+      throw error;
+    }
+  };
+  const halt = (proc: ChildProcess, signal: NodeJS.Signals): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+    const exited = once(proc, "exit").then(() => undefined);
+    proc.kill("SIGCONT"); // a frozen process could not act on SIGTERM
+    proc.kill(signal);
+    return exited;
+  };
+
+  await launch();
+  const current = (): ChildProcess => child as ChildProcess;
+  return {
+    host,
+    port,
+    url: `redis://${host}:${port}`,
+    dir,
+    pid: () => current().pid ?? 0,
+    kill: () => halt(current(), "SIGKILL"),
+    restart: launch,
+    freeze: () => current().kill("SIGSTOP"),
+    thaw: () => current().kill("SIGCONT"),
+    async stop() {
+      const proc = current();
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await halt(proc, "SIGTERM");
+      clearTimeout(timer);
+      if (temporary) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -34,7 +34,12 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   const server = createServer();
   guardSockets(server, log);
-  const router = createRouter(server, { maxBodyBytes: Math.max(MAX_BODY_BYTES, config.limits.socketMaxBytes), log });
+  const router = createRouter(server, {
+    maxBodyBytes: Math.max(MAX_BODY_BYTES, config.limits.socketMaxBytes),
+    headersTimeoutMs: config.limits.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.limits.httpRequestTimeoutMs,
+    log,
+  });
   if (config.adapter === "cluster") setupClusterAdapterPrimary();
   serveHostMetrics();
   // The router passes the bytes it read as a Buffer, which the default JSON serialization would mangle.

@@ -17,6 +17,11 @@ export type FirstRequest =
 const HEAD_END = Buffer.from("\r\n\r\n");
 const LINE_END = Buffer.from("\r\n");
 
+/** Whether `buffer` holds a whole request head (its line and headers). */
+export function hasHead(buffer: Buffer): boolean {
+  return buffer.includes(HEAD_END);
+}
+
 /**
  * Where the first request in `buffer` ends. A client sends nothing more on the connection until it
  * has the answer (no pipelining, and the worker closes every connection after one response), so once

@@ -1,9 +1,10 @@
 import type { Worker } from "node:cluster";
 import { STATUS_CODES } from "node:http";
 import type { Server, Socket } from "node:net";
+import type { ErrorBody } from "../lib/error-codes.js";
 import { isWorkerMessage, sendToWorker, workerOfSession } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
-import { firstRequest } from "./request-head.js";
+import { firstRequest, hasHead } from "./request-head.js";
 
 /**
  * The primary's half of the project's sticky routing (the worker's half is worker/routed-connections.ts).
@@ -29,6 +30,9 @@ export interface Router {
 export interface RouterOptions {
   /** The largest request body the primary holds before handing its connection over. */
   maxBodyBytes: number;
+  /** How long a connection may take to send its first request's head, then whole request (408 after). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   log: Logger;
 }
 
@@ -48,7 +52,7 @@ interface Waiting {
   head: Buffer;
 }
 
-export function createRouter(server: Server, { maxBodyBytes, log }: RouterOptions): Router {
+export function createRouter(server: Server, { maxBodyBytes, headersTimeoutMs, requestTimeoutMs, log }: RouterOptions): Router {
   const routes = new Map<number, Route>();
   /** Connections that arrived while no worker was ready (all starting, or crashed at once). */
   const waiting: Waiting[] = [];
@@ -92,10 +96,28 @@ export function createRouter(server: Server, { maxBodyBytes, log }: RouterOption
 
   server.on("connection", (socket: Socket) => {
     let buffered: Buffer = Buffer.alloc(0);
+    const connectedAt = Date.now();
+    // Node arms these deadlines on the connections of a server that listens; here the primary holds
+    // each connection until its first request is whole, so it answers a slow one itself.
+    const tooSlow = (): void => {
+      socket.off("data", onData);
+      refuse(socket, 408);
+    };
+    let deadline = setTimeout(tooSlow, headersTimeoutMs);
+    let headRead = false;
+    socket.once("close", () => clearTimeout(deadline));
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       const request = firstRequest(buffered, maxBodyBytes);
-      if (request.state === "partial") return;
+      if (request.state === "partial") {
+        if (!headRead && hasHead(buffered)) {
+          headRead = true;
+          clearTimeout(deadline);
+          deadline = setTimeout(tooSlow, Math.max(0, requestTimeoutMs - (Date.now() - connectedAt)));
+        }
+        return;
+      }
+      clearTimeout(deadline);
       socket.off("data", onData);
       // Bytes read here from now on would never reach the worker. A client sends none until it has
       // its answer; Node closes the primary's copy of the socket when the worker acknowledges it,
@@ -139,6 +161,16 @@ export function createRouter(server: Server, { maxBodyBytes, log }: RouterOption
   };
 }
 
-function refuse(socket: Socket, status: number): void {
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+/** What the primary answers itself, in the JSON error shape of the HTTP API (docs/protocol.md). */
+const REFUSALS: Record<400 | 408 | 413 | 431, ErrorBody> = {
+  400: { code: "E_INVALID", message: "malformed request framing" },
+  408: { code: "E_INVALID", message: "request timed out" },
+  413: { code: "E_TOO_LONG", message: "request body too large" },
+  431: { code: "E_TOO_LONG", message: "request headers too large" },
+};
+
+function refuse(socket: Socket, status: keyof typeof REFUSALS): void {
+  const body = JSON.stringify({ error: REFUSALS[status] });
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  socket.end(head + body, () => socket.destroy());
 }

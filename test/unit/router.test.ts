@@ -27,7 +27,12 @@ async function fork(): Promise<Worker> {
 /** A listening router with `count` ready workers; everything is closed after the test. */
 async function setUp(t: Test, count: number): Promise<{ url: string; router: Router; workers: Worker[]; port: number }> {
   const server = createServer();
-  const router = createRouter(server, { maxBodyBytes: 100_000, log: createLogger("silent") });
+  const router = createRouter(server, {
+    maxBodyBytes: 100_000,
+    headersTimeoutMs: 60_000,
+    requestTimeoutMs: 300_000,
+    log: createLogger("silent"),
+  });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const workers: Worker[] = [];

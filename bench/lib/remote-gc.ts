@@ -89,13 +89,30 @@ export async function collectGarbage(pid: number): Promise<GcResult> {
   }
 }
 
+/** How often one process is asked again while another benchmark holds the inspector port. */
+const GC_TRIES = 20;
+
 /** GC in every pid, one after the other (they share the inspector port); heapUsed is summed. */
 export async function collectGarbageAll(pids: readonly number[]): Promise<GcResult> {
   const total: GcResult = { ok: true, heapUsed: 0 };
   for (const pid of pids) {
-    const one = await collectGarbage(pid);
+    let one = await collectGarbage(pid);
+    // Benchmarks running side by side (the test files do) take turns on port 9229.
+    for (let i = 1; i < GC_TRIES && !one.ok && processExists(pid); i++) {
+      await sleep(100 + Math.floor(Math.random() * 200));
+      one = await collectGarbage(pid);
+    }
     total.ok &&= one.ok;
     total.heapUsed += one.heapUsed;
   }
   return total;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -69,18 +69,28 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-/** Whether a Redis (or Sentinel) answers PING at host:port within the timeout. */
+/**
+ * Whether a Redis (or Sentinel) at host:port answers PING and has its data loaded, within the
+ * timeout. PING is answered while an append-only file is still loading, when other commands get
+ * LOADING, so a data command is asked too (a Sentinel answers it with an error of another kind).
+ */
 export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
+    let replies = "";
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.on("error", () => done(false));
-    socket.on("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (data) => done(data.toString().startsWith("+PONG")));
+    socket.on("connect", () => socket.write("PING\r\nEXISTS ready-check\r\n"));
+    socket.on("data", (data) => {
+      replies += data.toString();
+      const [pong = "", loaded = "", ...rest] = replies.split("\r\n");
+      if (rest.length === 0) return; // the second reply is not complete yet
+      done(pong === "+PONG" && !loaded.startsWith("-LOADING"));
+    });
   });
 }
 

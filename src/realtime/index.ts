@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from "node:http";
 import { Server } from "socket.io";
-import type { SessionMiddleware } from "../http/session.js";
+import type { SessionMiddleware } from "../session/middleware.js";
 import type { SessionKeeper } from "../store/sessions.js";
 import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { connectionHandler } from "./connection.js";

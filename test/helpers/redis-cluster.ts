@@ -6,7 +6,7 @@ import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-s
 
 const run = promisify(execFile);
 
-export interface TestCluster {
+export interface TestRedisCluster {
   /** Every node in start order; the first three start as masters, each later one as a replica. */
   nodes: RedisServerProcess[];
   /** REDIS_CLUSTER_NODES for the server. */
@@ -52,7 +52,7 @@ function fields(text: string): Record<string, string> {
  * default), with append-only files, on free loopback ports in their own temporary folders,
  * created by `redis-cli --cluster create`. Resolves once every node reports cluster_state:ok.
  */
-export async function startRedisCluster(masters = 3): Promise<TestCluster> {
+export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> {
   const nodes: RedisServerProcess[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));
@@ -63,7 +63,7 @@ export async function startRedisCluster(masters = 3): Promise<TestCluster> {
     nodes.push(...started);
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "1", "--cluster-yes"], { timeout: 60_000 });
-    const cluster: TestCluster = {
+    const cluster: TestRedisCluster = {
       nodes,
       nodeList: addresses.join(","),
       command,

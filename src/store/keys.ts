@@ -27,6 +27,10 @@ export interface Keys {
   roomMembers(room: string): string;
   userRooms(user: string): string;
   userDirects(user: string): string;
+  /**
+   * Presence keys share one hash tag: its scripts move counts between a worker's hash and the
+   * totals in one step.
+   */
   presenceOnline: string;
   presenceWorkers: string;
   presenceWorker(workerId: string): string;
@@ -58,9 +62,9 @@ export function createKeys(prefix: string): Keys {
     roomMembers: (room) => k(`members:${room}`),
     userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),
     userDirects: (user) => k(`directs-of:${usernameKey(user)}`),
-    presenceOnline: k("presence:online"),
-    presenceWorkers: k("presence:workers"),
-    presenceWorker: (workerId) => k(`presence:worker:${workerId}`),
+    presenceOnline: k("presence:{online}"),
+    presenceWorkers: k("presence:{online}:workers"),
+    presenceWorker: (workerId) => k(`presence:{online}:worker:${workerId}`),
     rate: (kind, subject) => k(`rate:${kind}:${subject}`),
     readMarkers: (user) => k(`read:{${usernameKey(user)}}`),
     mentionCounts: (user) => k(`mentions:{${usernameKey(user)}}`),

@@ -3,7 +3,12 @@ import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
 import type { RateLimiter } from "./rate-limits.js";
 import { guarded, type Redis } from "./redis.js";
-import { lua } from "./scripts.js";
+
+/** The legacy key is no set (already moved, or another use of the name): nothing to move. */
+const wrongType = (err: unknown): string[] => {
+  if (err instanceof Error && err.message.startsWith("WRONGTYPE")) return [];
+  throw err;
+};
 
 export interface RoomSummary {
   room: RoomName;
@@ -38,28 +43,25 @@ export interface RoomStore {
   migrate(): Promise<void>;
 }
 
-// The room leaves the list only if it is still empty when the script runs: a join in between keeps it.
-const FORGET_IF_EMPTY = lua(`
-if redis.call('SCARD', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
-return 1`);
-
-const MIGRATE = lua(`
-if redis.call('TYPE', KEYS[1]).ok ~= 'set' then return 0 end
-for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('ZADD', KEYS[2], 0, room) end
-redis.call('DEL', KEYS[1])
-return 1`);
-
 export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, limits: RoomLimits): RoomStore {
-  // Sent together, not as one transaction: each add is idempotent, a failed join is retried whole,
-  // and the keys need not share a hash slot (Redis Cluster).
-  const add = (user: string, room: RoomName) =>
-    guarded(() =>
-      Promise.all([
-        redis.sAdd(keys.userRooms(user), room),
-        redis.sAdd(keys.roomMembers(room), user),
-        redis.zAdd(keys.roomIndex, { score: 0, value: room }),
-      ]),
-    );
+  // Not one transaction: each add is idempotent, a failed join is retried whole, and the keys need
+  // not share a hash slot (Redis Cluster). The room is listed only after its member is added, so a
+  // leave that finds the room empty and unlists it sees this member when it checks again (forget).
+  const add = async (user: string, room: RoomName) => {
+    await guarded(() => Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user)]));
+    await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+  };
+
+  /**
+   * Unlists a room nobody is in. The members and the list are in different hash slots, so no
+   * script can decide both: after unlisting, the room is listed again if a join came in between.
+   */
+  const forgetIfEmpty = async (room: RoomName) => {
+    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) > 0) return;
+    await guarded(() => redis.zRem(keys.roomIndex, room));
+    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) > 0)
+      await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+  };
 
   return {
     async join(user, room) {
@@ -77,7 +79,7 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
       // Sent together, not as one transaction: each removal is idempotent, and the keys need not
       // share a hash slot (Redis Cluster).
       await guarded(() => Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]));
-      await guarded(() => FORGET_IF_EMPTY.run(redis, [keys.roomMembers(room), keys.roomIndex], [room]));
+      await forgetIfEmpty(room);
     },
     async roomsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();
@@ -98,7 +100,17 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
       return found.length > count && last !== undefined ? { rooms: summaries, next: last } : { rooms: summaries };
     },
     async migrate() {
-      await guarded(() => MIGRATE.run(redis, [keys.legacyRooms, keys.roomIndex], []));
+      // Not one script (the two keys are in different hash slots of a cluster); each step can run
+      // again, so workers starting together or a start cut short still end with every room listed.
+      const legacy = await guarded(() => redis.sMembers(keys.legacyRooms).catch(wrongType));
+      if (legacy.length === 0) return;
+      await guarded(() =>
+        redis.zAdd(
+          keys.roomIndex,
+          legacy.map((room) => ({ score: 0, value: room })),
+        ),
+      );
+      await guarded(() => redis.del(keys.legacyRooms));
     },
   };
 }

@@ -2,7 +2,7 @@ import cluster from "node:cluster";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createRedisAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { API_BODY_BYTES, createApp } from "../http/app.js";
@@ -67,7 +67,7 @@ export interface StopOptions {
  * concrete objects are wired together; tests build as many as they need in one process.
  */
 export async function createWorker(config: Config, log: Logger): Promise<ChatWorker> {
-  const target: RedisTarget = config.redisSentinel ? { sentinel: config.redisSentinel } : { url: config.redisUrl ?? config.redisLocalUrl };
+  const target = redisTargetOf(config);
   const instance = `${config.hostName}/${process.pid}`;
   const keys = createKeys(config.redisPrefix);
   const clients = await connectRedisClients(target, log);
@@ -89,7 +89,8 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const messages = createMessageStore(redis, keys, {
     historyLimit: config.limits.historyLimit,
     dedupeSeconds: DEDUPE_SECONDS,
-    replicas: config.redisWait.replicas > 0 ? replicaConfirmer(redis, config.redisWait, log) : undefined,
+    oneShard: clients.placement.oneShard,
+    replicas: config.redisWait.replicas > 0 ? replicaConfirmer(clients.placement, config.redisWait, log) : undefined,
   });
 
   let accepting = false;
@@ -177,6 +178,12 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   };
 }
 
+function redisTargetOf(config: Config): RedisTarget {
+  if (config.redisCluster) return { cluster: config.redisCluster };
+  if (config.redisSentinel) return { sentinel: config.redisSentinel };
+  return { url: config.redisUrl ?? config.redisLocalUrl };
+}
+
 async function buildAdapter(config: Config, clients: RedisClients, log: Logger) {
   const none = async () => undefined;
   if (config.adapter === "cluster") {
@@ -188,7 +195,9 @@ async function buildAdapter(config: Config, clients: RedisClients, log: Logger) 
   const { pub, sub } = await clients.adapterClients();
   const publisher = adapterPublisher(pub, (err) => log.debug({ err }, "broadcast to other workers dropped"));
   const subscriber = adapterSubscriber(sub);
-  const adapter = createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
+  const adapter = clients.shardedAdapter
+    ? createShardedAdapter(publisher, subscriber.client, { channelPrefix: `${config.redisPrefix}socket.io` })
+    : createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
   return { adapter, subscribed: subscriber.subscribed };
 }
 

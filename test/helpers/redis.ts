@@ -8,3 +8,27 @@ export type TestRedis = RedisServerProcess;
 export function startRedis(): Promise<TestRedis> {
   return startRedisServer({ args: ["--appendonly", "yes", "--protected-mode", "yes"] });
 }
+
+/** The Redis a suite's servers share, and the environment that points a server at it. */
+export interface RedisUnderTest {
+  /** REDIS_URL, or REDIS_CLUSTER_NODES. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A standalone redis-server, or a Redis Cluster of 3 masters and 3 replicas when
+ * CHAT_TEST_REDIS=cluster: a suite written against this runs unchanged on either topology
+ * (`test/integration/*.cluster.test.ts` run theirs on a cluster).
+ */
+export async function startRedisUnderTest(): Promise<RedisUnderTest> {
+  const topology = process.env.CHAT_TEST_REDIS ?? "standalone";
+  if (topology === "cluster") {
+    const { startRedisCluster } = await import("./redis-cluster.js");
+    const cluster = await startRedisCluster();
+    return { env: { REDIS_CLUSTER_NODES: cluster.nodeList }, stop: cluster.stop };
+  }
+  if (topology !== "standalone") throw new Error(`CHAT_TEST_REDIS: expected standalone or cluster, got "${topology}"`);
+  const redis = await startRedis();
+  return { env: { REDIS_URL: redis.url }, stop: redis.stop };
+}

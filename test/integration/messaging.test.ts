@@ -4,13 +4,13 @@ import t, { type Test } from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
 import { type ChatClient, call, connect, inbox, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
+import { startRedisUnderTest } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
-const redis = await startRedis();
+const redis = await startRedisUnderTest();
 t.teardown(() => redis.stop());
-const a = await startServer(redis.url, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
-const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix, HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
+const a = await startServer(redis, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
+const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix, HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
 t.teardown(async () => {
   await a.stop();
   await b.stop();
@@ -249,8 +249,8 @@ t.test("validation > an event the server does not know > E_INVALID, whatever its
 });
 
 t.test("rate limit > one user's two sockets on two workers > share one budget", async (t) => {
-  const strictA = await startServer(redis.url, { SEND_RATE: "1", SEND_BURST: "3" });
-  const strictB = await startServer(redis.url, { REDIS_PREFIX: strictA.config.redisPrefix, SEND_RATE: "1", SEND_BURST: "3" });
+  const strictA = await startServer(redis, { SEND_RATE: "1", SEND_BURST: "3" });
+  const strictB = await startServer(redis, { REDIS_PREFIX: strictA.config.redisPrefix, SEND_RATE: "1", SEND_BURST: "3" });
   t.teardown(async () => {
     await strictA.stop();
     await strictB.stop();
@@ -269,7 +269,7 @@ t.test("rate limit > one user's two sockets on two workers > share one budget", 
 });
 
 t.test("rate limit > a burst sent at once > the budget holds within one batch, refills at the rate, and a retry is free", async (t) => {
-  const strict = await startServer(redis.url, { SEND_RATE: "2", SEND_BURST: "3" });
+  const strict = await startServer(redis, { SEND_RATE: "2", SEND_BURST: "3" });
   t.teardown(() => strict.stop());
   const { cookie } = await registerUser(strict.url);
   const { socket } = await connect(strict.url, cookie);
@@ -376,8 +376,8 @@ t.test("typing > in a room > other members get it, the typist does not", async (
 
 t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate, no gap, in order", async (t) => {
   // Default history limits here: the suite's servers trim at 10 messages.
-  const a = await startServer(redis.url);
-  const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix });
+  const a = await startServer(redis);
+  const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
   t.teardown(async () => {
     await a.stop();
     await b.stop();
@@ -423,7 +423,7 @@ t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate,
 });
 
 t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is refused at once and counted", async (t) => {
-  const tight = await startServer(redis.url, { SEND_MAX_IN_FLIGHT: "2" });
+  const tight = await startServer(redis, { SEND_MAX_IN_FLIGHT: "2" });
   t.teardown(() => tight.stop());
   const { cookie } = await registerUser(tight.url);
   const { socket } = await connect(tight.url, cookie);
@@ -440,8 +440,8 @@ t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is 
 
 /** A worker that will stop, one that stays, a watcher on the one that stays, and a user to watch. */
 async function stoppingAndStaying(t: Test) {
-  const stopping = await startServer(redis.url);
-  const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });
+  const stopping = await startServer(redis);
+  const staying = await startServer(redis, { REDIS_PREFIX: stopping.config.redisPrefix });
   t.teardown(() => staying.stop());
   const watcher = await registerUser(staying.url);
   const watching = await connect(staying.url, watcher.cookie);

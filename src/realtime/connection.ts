@@ -8,6 +8,7 @@ import type { ClientToServerEvents } from "./events.js";
 import { messageListeners } from "./messages.js";
 import { type Announcer, presenceListeners } from "./presence.js";
 import { mentionStep, readStateListeners } from "./read-state.js";
+import { createAccessRelay, roomAdminListeners } from "./room-admin.js";
 import { roomListeners } from "./rooms.js";
 import { searchListeners } from "./search.js";
 import { typingListeners } from "./typing.js";
@@ -28,6 +29,7 @@ export function connectionHandler(
 ): (socket: ChatSocket) => void {
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
+    ...roomAdminListeners(io, deps, createAccessRelay(io, deps, delivery)),
     ...messageListeners(deps, mentionStep(io, deps)),
     ...presenceListeners(deps),
     ...typingListeners(io, deps),
@@ -113,9 +115,9 @@ async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery)
     // Others start direct conversations with this user at any time: their list is read only once
     // this worker hears the user's notices, so a new pair is either listed (followed and replayed
     // below) or announced after the read (followed then).
-    const directs = await deps.rooms.directsOf(user);
+    const [directs, privateRooms] = await Promise.all([deps.rooms.directsOf(user), deps.access.privateAmong(rooms)]);
     await delivery.follow(socket, directs, { listed: true });
-    socket.emit("welcome", { user, instance: deps.instance, rooms, directs });
+    socket.emit("welcome", { user, instance: deps.instance, rooms, private: privateRooms, directs });
     const conversations: Conversation[] = [...rooms, ...directs];
     await catchUp(socket, conversations, lastIds, deps.messages, deps.config.limits.catchupMax, sent);
   });

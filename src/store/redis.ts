@@ -48,6 +48,8 @@ export type Redis = Pick<
   | "sCard"
   | "sMembers"
   | "sIsMember"
+  | "sRandMember"
+  | "sScan"
   | "xAdd"
   | "xRange"
   | "xRevRange"

@@ -33,7 +33,8 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
     othersOf(socket).socketsJoin(room);
     othersOf(socket).emit("room:joined", { room, private: joined.private });
     // #general holds everyone: its member list is not followed live. A new room has no one to tell.
-    if (!wasMember && !joined.created && room !== GENERAL_ROOM) announceMember(io, { room, user, change: "joined", ...(await ownerOf(room)) });
+    if (!wasMember && !joined.created && room !== GENERAL_ROOM)
+      announceMember(io, { room, user, change: "joined", ...(await ownerOf(room)) });
     const history = await messages.latest(room, user, config.limits.historyPage);
     const newest = history.at(-1)?.id;
     if (newest !== undefined) sent.set(sentKey(room), newest);

@@ -53,6 +53,13 @@ if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1`);
 
+// A private room's history was for its members only: it goes with the last of them, so whoever
+// creates the name again reads nothing of it. The room's record and stream share its hash tag.
+const FORGET_ACCESS = lua(`
+if redis.call('HGET', KEYS[1], 'private') == '1' then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[1])
+return 1`);
+
 // A non-member may join unless the room is private; the first joiner of a new room becomes its
 // owner. One key, so a private room created at the same moment is seen either way.
 const MAY_JOIN = lua(`
@@ -128,7 +135,7 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
       await memberships.remove(user, room);
       const emptied = await guarded(() => FORGET_IF_EMPTY.run(redis, [keys.roomMembers(room), keys.roomIndex], [room]));
       // A name nobody uses any more is free for anyone to create again, public or private.
-      if (emptied === 1) await guarded(() => redis.del(keys.roomAccess(room)));
+      if (emptied === 1) await guarded(() => FORGET_ACCESS.run(redis, [keys.roomAccess(room), keys.logOf(room)], []));
     },
     async roomsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();

@@ -6,7 +6,7 @@
 import t from "tap";
 import type { Message } from "../../src/realtime/events.js";
 import { type ChatClient, type Connected, call, connect, registerUser, send, settle } from "../helpers/clients.js";
-import { startCluster, type TestCluster } from "../helpers/cluster.js";
+import { startCluster, twoWorkers } from "../helpers/cluster.js";
 import { startRedis } from "../helpers/redis.js";
 
 const redis = await startRedis();
@@ -16,19 +16,6 @@ const sockets: ChatClient[] = [];
 t.teardown(() => {
   for (const socket of sockets) socket.close();
 });
-
-/** Connects new clients through the sticky primary until two workers serve them. */
-async function twoWorkers(cluster: TestCluster, cookie: string): Promise<[Connected, Connected]> {
-  const byInstance = new Map<string, Connected>();
-  for (let i = 0; i < 20 && byInstance.size < 2; i++) {
-    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"], reconnection: true });
-    sockets.push(client.socket);
-    if (!byInstance.has(client.welcome.instance)) byInstance.set(client.welcome.instance, client);
-  }
-  const clients = [...byInstance.values()];
-  if (clients.length < 2) throw new Error("all clients landed on one worker");
-  return clients as [Connected, Connected];
-}
 
 async function ok<T>(socket: ChatClient, event: string, payload: unknown): Promise<T> {
   const ack = await call<T>(socket, event, payload, 15_000);
@@ -44,7 +31,7 @@ for (const adapter of ["redis", "cluster"]) {
     const bob = await registerUser(cluster.url, "b");
     const owner = await connect(cluster.url, alice.cookie, { transports: ["polling", "websocket"], reconnection: true });
     sockets.push(owner.socket);
-    const tabs = await twoWorkers(cluster, bob.cookie);
+    const tabs = await twoWorkers(cluster, bob.cookie, (socket) => sockets.push(socket));
     const told = tabs.map(() => [] as string[]);
     tabs.forEach((tab, i) => {
       tab.socket.on("room:invited", ({ room }) => told[i]?.push(`invited ${room}`));

@@ -25,6 +25,8 @@ export interface Keys {
   /** The unordered set of rooms earlier versions kept; moved into `roomIndex` at start. */
   legacyRooms: string;
   roomMembers(room: string): string;
+  /** A room's owner and whether it is private (a hash); tagged by the room like its stream. */
+  roomAccess(room: string): string;
   userRooms(user: string): string;
   userDirects(user: string): string;
   /**
@@ -60,6 +62,7 @@ export function createKeys(prefix: string): Keys {
     roomIndex: k("room-index"),
     legacyRooms: k("rooms"),
     roomMembers: (room) => k(`members:${room}`),
+    roomAccess: (room) => k(`room:{${room}}`),
     userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),
     userDirects: (user) => k(`directs-of:${usernameKey(user)}`),
     presenceOnline: k("presence:{online}"),

@@ -49,6 +49,8 @@ export type Redis = Pick<
   | "sCard"
   | "sMembers"
   | "sIsMember"
+  | "sRandMember"
+  | "sScan"
   | "xAdd"
   | "xRange"
   | "xRevRange"

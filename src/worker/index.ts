@@ -22,6 +22,7 @@ import { createRateLimiter } from "../store/rate-limits.js";
 import { createReadStateStore } from "../store/read-state.js";
 import { connectRedisClients, type RedisClients, type RedisTarget } from "../store/redis.js";
 import { replicaConfirmer } from "../store/replication.js";
+import { createRoomAccessStore } from "../store/room-access.js";
 import { createRoomStore } from "../store/rooms.js";
 import { createSearchStore } from "../store/search.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
@@ -82,7 +83,9 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   );
   const users = createUserStore(redis, keys);
   const limiter = createRateLimiter(redis, keys);
-  const rooms = createRoomStore(redis, keys, limiter, { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate });
+  const roomLimits = { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate };
+  const rooms = createRoomStore(redis, keys, limiter, roomLimits);
+  const access = createRoomAccessStore(redis, keys, limiter, roomLimits);
   await rooms.migrate();
   const presence = createPresenceStore(redis, keys, `${instance}#${randomUUID().slice(0, 8)}`, config.presenceTtlSeconds);
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
@@ -133,6 +136,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     instance,
     users,
     rooms,
+    access,
     messages,
     presence,
     limiter,

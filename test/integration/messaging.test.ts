@@ -49,7 +49,7 @@ t.test("room:join > new room > created, joined, empty history; rooms:list counts
   const alice = await user();
   const bob = await user(b);
   const name = room();
-  t.same(await join(alice.socket, name), { room: name, history: [] });
+  t.same(await join(alice.socket, name), { room: name, history: [], private: false });
   await join(bob.socket, name.toUpperCase());
   const list = await call<{ rooms: { room: string; members: number }[] }>(alice.socket, "rooms:list", {});
   t.ok(list.ok);

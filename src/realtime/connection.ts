@@ -30,7 +30,7 @@ export function connectionHandler(
     ...roomListeners(io, deps, delivery),
     ...messageListeners(deps, mentionStep(io, deps)),
     ...presenceListeners(deps),
-    ...typingListeners(io, deps),
+    ...typingListeners(deps, delivery),
     ...searchListeners(deps),
     ...readStateListeners(io, deps),
   };

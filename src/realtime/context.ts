@@ -11,11 +11,11 @@ import type { SearchStore } from "../store/search.js";
 import type { UserStore } from "../store/users.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
-/** What workers tell each other through the adapter (`io.serverSideEmit`). */
-export interface InterServerEvents {
-  /** These users came online or went offline on the sending worker (presence.ts). */
-  "presence:changed": (users: string[]) => void;
-}
+/**
+ * What workers tell each other through the adapter (`io.serverSideEmit`): nothing, since that
+ * reaches every worker; presence changes travel on their own channel (store/presence-notices.ts).
+ */
+export type InterServerEvents = Record<never, never>;
 
 export interface SocketData {
   user: string;

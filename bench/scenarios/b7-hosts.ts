@@ -49,6 +49,8 @@ export interface B7Host {
   cpuUsPerClusterMsg: number;
   /** CPU under load ÷ the messages it serves (sent from or delivered to its sockets), µs; 0 without clients. */
   cpuUsPerServedMsg: number;
+  /** Live messages its workers received (chat_live_messages_received_total) ÷ messages of the cluster. */
+  liveReceivedPerClusterMsg: number;
 }
 
 export interface B7Shard {
@@ -68,6 +70,8 @@ export interface B7ShapeResult extends B7Shape {
   redis: B7Shard[];
   /** The highest figure of a host without clients, µs per cluster message (null: every host was loaded). */
   idleCpuUsPerClusterMsg: number | null;
+  /** The most live messages a host without clients received per message of the cluster (null: none idle). */
+  idleLiveReceivedPerClusterMsg: number | null;
   /** Mean over the loaded hosts, µs per message served. */
   servingCpuUsPerMsg: number;
   /** Σ Redis CPU ÷ messages, µs. */
@@ -265,6 +269,7 @@ async function measure(
     shards: await Promise.all(shards.map((s) => s.cpuUs())),
     agents: (await Promise.all(hosts.map((h) => h.pool?.snapshots() ?? []))).flat(),
   });
+  const liveReceived = () => Promise.all(hosts.map((h) => liveReceivedOf(h.target.url)));
 
   // The quiet window: every socket connected, nothing sent.
   const quietStart = await sample();
@@ -288,9 +293,12 @@ async function measure(
   );
   const t0 = Math.max(...starts.map((s) => s ?? 0));
   await sleepUntil(t0 + warmMs * 1000);
+  // The counters are read outside the CPU window: a /metrics request is work for the host.
+  const liveBefore = await liveReceived();
   const a = await sample();
   await sleepUntil(t0 + (warmMs + measureMs) * 1000);
   const b = await sample();
+  const liveAfter = await liveReceived();
   for (const host of hosts) if (host.pool) await drain(host.pool, 3000);
   const reports = (await Promise.all(hosts.map((h) => h.pool?.results() ?? []))).flat();
   const buckets = mergeBuckets(reports, Math.ceil(warmMs / 500), Math.floor((warmMs + measureMs) / 500));
@@ -312,6 +320,7 @@ async function measure(
       quietCores: round(quietUs / 1e6 / seconds, 3),
       cpuUsPerClusterMsg: round(sent > 0 ? Math.max(0, busyUs - quietUs) / sent : 0, 3),
       cpuUsPerServedMsg: round(served > 0 ? busyUs / served : 0, 2),
+      liveReceivedPerClusterMsg: round(sent > 0 ? ((liveAfter[h] ?? 0) - (liveBefore[h] ?? 0)) / sent : 0, 4),
     };
   });
   const shardUs = shards.map((_, s) => (b.shards[s] ?? 0) - (a.shards[s] ?? 0));
@@ -332,13 +341,14 @@ async function measure(
       share: round(redisUs > 0 ? (shardUs[s] ?? 0) / redisUs : 0, 3),
     })),
     idleCpuUsPerClusterMsg: idle.length > 0 ? Math.max(...idle.map((h) => h.cpuUsPerClusterMsg)) : null,
+    idleLiveReceivedPerClusterMsg: idle.length > 0 ? Math.max(...idle.map((h) => h.liveReceivedPerClusterMsg)) : null,
     servingCpuUsPerMsg: round(sum(loaded.map((h) => h.cpuUsPerServedMsg)) / Math.max(1, loaded.length), 2),
     redisCpuUsPerMsg: round(sent > 0 ? redisUs / sent : 0, 2),
   };
   options.log(
     `  ${label}: ${result.sentPerSec} msg/s, delivered ${round(result.deliveredRatio * 100, 2)} %, p99 ${result.p99Ms} ms; ` +
       `serving ${result.servingCpuUsPerMsg} µs/msg, idle host ${result.idleCpuUsPerClusterMsg ?? "–"} µs/cluster msg, Redis ${result.redisCpuUsPerMsg} µs/msg; ` +
-      `hosts ${hostFigures.map((h) => `${h.host}: ${h.cores} cores (quiet ${h.quietCores})`).join(", ")}`,
+      `hosts ${hostFigures.map((h) => `${h.host}: ${h.cores} cores (quiet ${h.quietCores}), ${h.liveReceivedPerClusterMsg} live msgs received per cluster msg`).join(", ")}`,
   );
   return result;
 }
@@ -348,4 +358,12 @@ function deliveredBetween(a: { delivered: number }[], b: { delivered: number }[]
   // Pools have one agent each and only loaded hosts have one: the agent index is the loaded host's index.
   const index = hosts.slice(0, h).filter((x) => x.pool).length;
   return (b[index]?.delivered ?? 0) - (a[index]?.delivered ?? 0);
+}
+
+/** Σ chat_live_messages_received_total over the host's workers, from its /metrics (loopback is allowed). */
+async function liveReceivedOf(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^chat_live_messages_received_total(?:\{[^}]*\})? (\d+(?:\.\d+)?)$/gm)) total += Number(match[1]);
+  return total;
 }

@@ -49,7 +49,11 @@ export interface B7Host {
   cpuUsPerClusterMsg: number;
   /** CPU under load ÷ the messages it serves (sent from or delivered to its sockets), µs; 0 without clients. */
   cpuUsPerServedMsg: number;
-  /** Live messages its workers received (chat_live_messages_received_total) ÷ messages of the cluster. */
+  /**
+   * Live messages its workers received (chat_live_messages_received_total) ÷ messages of the
+   * cluster. Exact for a host without clients; a loaded host answers /metrics behind its backlog,
+   * so its figure spans a slightly later window.
+   */
   liveReceivedPerClusterMsg: number;
 }
 
@@ -271,10 +275,16 @@ async function measure(
   });
   const liveReceived = () => Promise.all(hosts.map((h) => liveReceivedOf(h.target.url)));
 
+  // Each window's ends also read the hosts' counters, alongside (a sample must not wait for a
+  // loaded host's backlog): the quiet window pays for those requests as the loaded one does.
+  const edge = async () => {
+    const [at, live] = await Promise.all([sample(), liveReceived()]);
+    return { ...at, live };
+  };
   // The quiet window: every socket connected, nothing sent.
-  const quietStart = await sample();
+  const quietStart = await edge();
   await sleepUntil(quietStart.atUs + measureMs * 1000);
-  const quietEnd = await sample();
+  const quietEnd = await edge();
 
   // Each loaded host's share of the rate follows its share of the senders.
   const totalSlots = sum(slotsOf.map((s) => s.length));
@@ -293,12 +303,9 @@ async function measure(
   );
   const t0 = Math.max(...starts.map((s) => s ?? 0));
   await sleepUntil(t0 + warmMs * 1000);
-  // The counters are read outside the CPU window: a /metrics request is work for the host.
-  const liveBefore = await liveReceived();
-  const a = await sample();
+  const a = await edge();
   await sleepUntil(t0 + (warmMs + measureMs) * 1000);
-  const b = await sample();
-  const liveAfter = await liveReceived();
+  const b = await edge();
   for (const host of hosts) if (host.pool) await drain(host.pool, 3000);
   const reports = (await Promise.all(hosts.map((h) => h.pool?.results() ?? []))).flat();
   const buckets = mergeBuckets(reports, Math.ceil(warmMs / 500), Math.floor((warmMs + measureMs) / 500));
@@ -320,7 +327,7 @@ async function measure(
       quietCores: round(quietUs / 1e6 / seconds, 3),
       cpuUsPerClusterMsg: round(sent > 0 ? Math.max(0, busyUs - quietUs) / sent : 0, 3),
       cpuUsPerServedMsg: round(served > 0 ? busyUs / served : 0, 2),
-      liveReceivedPerClusterMsg: round(sent > 0 ? ((liveAfter[h] ?? 0) - (liveBefore[h] ?? 0)) / sent : 0, 4),
+      liveReceivedPerClusterMsg: round(sent > 0 ? ((b.live[h] ?? 0) - (a.live[h] ?? 0)) / sent : 0, 4),
     };
   });
   const shardUs = shards.map((_, s) => (b.shards[s] ?? 0) - (a.shards[s] ?? 0));
@@ -348,7 +355,7 @@ async function measure(
   options.log(
     `  ${label}: ${result.sentPerSec} msg/s, delivered ${round(result.deliveredRatio * 100, 2)} %, p99 ${result.p99Ms} ms; ` +
       `serving ${result.servingCpuUsPerMsg} µs/msg, idle host ${result.idleCpuUsPerClusterMsg ?? "–"} µs/cluster msg, Redis ${result.redisCpuUsPerMsg} µs/msg; ` +
-      `hosts ${hostFigures.map((h) => `${h.host}: ${h.cores} cores (quiet ${h.quietCores}), ${h.liveReceivedPerClusterMsg} live msgs received per cluster msg`).join(", ")}`,
+      `hosts ${hostFigures.map((h) => `${h.host}: ${h.cores} cores (quiet ${h.quietCores})${h.sockets === 0 ? `, ${h.liveReceivedPerClusterMsg} live msgs received per cluster msg` : ""}`).join(", ")}`,
   );
   return result;
 }

@@ -32,7 +32,7 @@ export function connectionHandler(
     ...roomAdminListeners(io, deps, createAccessRelay(io, deps, delivery)),
     ...messageListeners(deps, mentionStep(io, deps)),
     ...presenceListeners(deps),
-    ...typingListeners(io, deps),
+    ...typingListeners(deps, delivery),
     ...searchListeners(deps),
     ...readStateListeners(io, deps),
   };

@@ -13,10 +13,12 @@ import type { SearchStore } from "../store/search.js";
 import type { UserStore } from "../store/users.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
-/** What workers tell each other through the adapter (`io.serverSideEmit`). */
+/**
+ * What workers tell each other through the adapter (`io.serverSideEmit`, which reaches every
+ * worker: only rare owner actions use it; presence changes travel on their own channel,
+ * store/presence-notices.ts).
+ */
 export interface InterServerEvents {
-  /** These users came online or went offline on the sending worker (presence.ts). */
-  "presence:changed": (users: string[]) => void;
   /**
    * A user was made a member of a room or removed from it: each worker moves that user's sockets
    * and tells them, then answers, so the sender knows every worker has applied it (room-admin.ts).

@@ -25,9 +25,18 @@ export interface TestCluster {
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
+export interface ClusterOptions {
+  /**
+   * Runs the server as the leader of its own process group, as a host's service manager would, so
+   * that a test can kill the whole host at once: `process.kill(-proc.pid, "SIGKILL")`.
+   */
+  ownProcessGroup?: boolean;
+}
+
 /** Runs the built server (`node dist/src/main.js`) as a real cluster on a free loopback port. */
-export async function startCluster(env: Record<string, string>): Promise<TestCluster> {
+export async function startCluster(env: Record<string, string>, { ownProcessGroup = false }: ClusterOptions = {}): Promise<TestCluster> {
   const proc = spawn(process.execPath, [join(PROJECT_ROOT, "dist/src/main.js")], {
+    detached: ownProcessGroup,
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH,

@@ -28,11 +28,11 @@ export function connectionHandler(
 ): (socket: ChatSocket) => void {
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
-    ...messageListeners(deps, mentionStep(io, deps)),
+    ...messageListeners(deps, mentionStep(deps, delivery)),
     ...presenceListeners(deps),
     ...typingListeners(deps, delivery),
     ...searchListeners(deps),
-    ...readStateListeners(io, deps),
+    ...readStateListeners(deps, delivery),
   };
   const { limits } = deps.config;
   const budget = createEventBudget({

@@ -10,7 +10,7 @@
  * it (timers and heartbeats cost the same with or without traffic), divided by the messages of the
  * cluster; the raw figure is kept beside it.
  */
-import type { Account } from "../lib/accounts.js";
+import { type Account, logInAll, userName } from "../lib/accounts.js";
 import { cpuBetween, type TreeSample } from "../lib/proc.js";
 import { parseInfo, type RedisServer, redisCommand, startRedis } from "../lib/redis-server.js";
 import { type RunningTarget, startTarget } from "../lib/target.js";
@@ -213,7 +213,6 @@ async function accountsFor(golden: Golden | undefined, count: number, firstHost:
     if (golden.accounts.length < count) throw new Error(`B7: only ${golden.accounts.length} registered users, ${count} needed`);
     return golden.accounts.slice(0, count);
   }
-  const { logInAll, userName } = await import("../lib/accounts.js");
   return logInAll(
     firstHost.target.url,
     Array.from({ length: count }, (_, i) => userName(i)),

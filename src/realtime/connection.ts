@@ -30,11 +30,11 @@ export function connectionHandler(
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
     ...roomAdminListeners(io, deps, createAccessRelay(io, deps, delivery)),
-    ...messageListeners(deps, mentionStep(io, deps)),
+    ...messageListeners(deps, mentionStep(deps, delivery)),
     ...presenceListeners(deps),
     ...typingListeners(deps, delivery),
     ...searchListeners(deps),
-    ...readStateListeners(io, deps),
+    ...readStateListeners(deps, delivery),
   };
   const { limits } = deps.config;
   const budget = createEventBudget({

@@ -6,13 +6,16 @@ import type { Counters } from "../lib/metrics.js";
 import type { Keys } from "./keys.js";
 import {
   encodeTyping,
+  encodeUserEvent,
   fromEntry,
   type LiveMessage,
   type Notice,
   parseLive,
   parseNotice,
   parseTyping,
+  parseUserEvent,
   type StoredMessage,
+  type UserEvent,
 } from "./live-wire.js";
 import type { LiveSubscriber, Redis } from "./redis.js";
 import { goneAfter } from "./stream-info.js";
@@ -28,6 +31,8 @@ export interface LiveFeedHandlers {
   typing(stream: StreamName, user: string): void;
   /** `from` is typing to `user`, a watched user, in their direct conversation. */
   typingTo(user: string, from: string): void;
+  /** An event for every socket of `user`, a watched user. */
+  userEvent(user: string, event: UserEvent): void;
 }
 
 /**
@@ -56,6 +61,8 @@ export interface LiveFeed {
    * (a DM): only they have sockets to tell. Volatile: a failed publish is dropped.
    */
   signalTyping(to: { room: StreamName } | { peer: string }, user: string): void;
+  /** Tells the workers that watch `user` an event for the user's sockets. Volatile, as typing. */
+  signalUser(user: string, event: UserEvent): void;
   /** Settles once these subscriptions are in place (and each conversation has its cursor). */
   ready(streams: readonly StreamName[], users: readonly string[]): Promise<void>;
   /** Settles once everything stored in `stream` up to `id` was delivered (at once if not subscribed). */
@@ -206,6 +213,11 @@ export function createLiveFeed(
       handlers.typingTo(user, typist);
       return;
     }
+    const event = parseUserEvent(payload);
+    if (event !== undefined) {
+      handlers.userEvent(user, event);
+      return;
+    }
     const notice = parseNotice(payload);
     if (notice !== undefined) handlers.noticed(user, notice);
   };
@@ -289,6 +301,10 @@ export function createLiveFeed(
     signalTyping(to, user) {
       const channel = "room" in to ? keys.live(to.room) : keys.notices(to.peer);
       redis.sPublish(channel, encodeTyping(user)).catch(() => undefined);
+    },
+
+    signalUser(user, event) {
+      redis.sPublish(keys.notices(user), encodeUserEvent(event)).catch(() => undefined);
     },
 
     async ready(streams, names) {

@@ -1,6 +1,15 @@
 import t from "tap";
 import { streamOf } from "../../src/domain/names.js";
-import { encodeNotice, encodeTyping, fromEntry, parseLive, parseNotice, parseTyping } from "../../src/store/live-wire.js";
+import {
+  encodeNotice,
+  encodeTyping,
+  encodeUserEvent,
+  fromEntry,
+  parseLive,
+  parseNotice,
+  parseTyping,
+  parseUserEvent,
+} from "../../src/store/live-wire.js";
 
 t.test("streamOf > a DM pair > one stream for both sides, names in lower case; a room is itself", async (t) => {
   t.equal(streamOf("@Bob", "alice"), "@alice:@bob");
@@ -42,4 +51,15 @@ t.test("parseTyping > a typing signal > its typist; messages, notices and bad na
   t.equal(parseTyping("typing\nno way"), undefined, "not a username");
   t.equal(parseLive("#lobby", encodeTyping("Alice")), undefined, "an earlier version drops it as a message");
   t.equal(parseNotice(encodeTyping("Alice")), undefined, "an earlier version drops it as a notice");
+});
+
+t.test("parseUserEvent > a user event > name, body and the socket to skip; anything else is not one", async (t) => {
+  const event = { event: "read:update", data: { conversation: "#lobby", mentions: 0 }, except: "sid1" };
+  t.same(parseUserEvent(encodeUserEvent(event)), event);
+  t.same(parseUserEvent(encodeUserEvent({ event: "read:update", data: 1 })), { event: "read:update", data: 1 });
+  t.equal(parseUserEvent("user-event\n{not json"), undefined, "malformed JSON");
+  t.equal(parseUserEvent('user-event\n{"event":3}'), undefined, "no event name");
+  t.equal(parseUserEvent(encodeTyping("Alice")), undefined, "a typing signal");
+  t.equal(parseNotice(encodeUserEvent(event)), undefined, "an earlier version drops it as a notice");
+  t.equal(parseTyping(encodeUserEvent(event)), undefined);
 });

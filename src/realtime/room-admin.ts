@@ -59,10 +59,15 @@ export function createAccessRelay(io: ChatServer, deps: RealtimeDeps, delivery: 
   };
 
   io.on("room:access", (change, done) => {
-    if (!isAccessChange(change)) return;
+    // Answered either way, so the sender never waits out its timeout for this worker.
+    const answer = (applied: boolean) => (typeof done === "function" ? done(applied) : undefined);
+    if (!isAccessChange(change)) return answer(false);
     applyHere(change).then(
-      () => (typeof done === "function" ? done(true) : undefined),
-      (err: Error) => log.warn({ err: err.message }, "room access change not applied"),
+      () => answer(true),
+      (err: Error) => {
+        log.warn({ err: err.message }, "room access change not applied");
+        answer(false);
+      },
     );
   });
 

@@ -220,7 +220,7 @@ const members = new MembersPanel(
   },
   me,
   {
-    fetch: (room, cursor) => connection.request("room:members", cursor === undefined ? { room } : { room, cursor }),
+    fetch: (room, cursor) => connection.request("room:members", cursor === undefined ? { room, watch: true } : { room, cursor }),
     invite: (room, user) => connection.request("room:invite", { room, user }),
     remove: (room, user) => connection.request("room:remove", { room, user }),
     transfer: (room, user) => connection.request("room:transfer", { room, user }),
@@ -317,6 +317,8 @@ function onWelcome(welcome: Welcome): void {
   else refreshLists();
   void refreshPresence();
   void fetchReadState();
+  // A new socket watches no member list yet: an open panel asks (and watches) again.
+  if (isRoom(active)) members.changed(active);
   // The catch-up replay only covers conversations with a cursor, and only what is newer than it.
   // After a reload the store is empty, and a conversation may have no cursor yet: fetch the
   // latest page of those (ids de-duplicate the overlap with the replay).

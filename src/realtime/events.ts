@@ -33,14 +33,14 @@ export interface RoomMembersPage {
   next?: string;
 }
 
-/** How a room's membership changed: told live to its members (`room:member`). */
+/** How a room's membership changed: told live to the sockets that watch its member list (`room:member`). */
 export type MemberChange = "joined" | "left" | "invited" | "removed" | "owner";
 
 export interface MemberUpdate {
   room: `#${string}`;
   user: string;
   change: MemberChange;
-  /** The owner after the change (absent for rooms without a recorded owner). */
+  /** The owner after the change; absent for `joined` (it does not move the owner) and for rooms without one. */
   owner?: string;
 }
 
@@ -62,8 +62,11 @@ export interface ClientToServerEvents {
   "room:remove": (payload: { room: string; user: string }, ack: AckFn<{ room: `#${string}`; user: string }>) => void;
   /** Owner only: hands ownership to another member. */
   "room:transfer": (payload: { room: string; user: string }, ack: AckFn<{ room: `#${string}`; owner: string }>) => void;
-  /** Members only: a page of the room's members with who is online. */
-  "room:members": (payload: { room: string; cursor?: string; limit?: number }, ack: AckFn<RoomMembersPage>) => void;
+  /**
+   * Members only: a page of the room's members with who is online. `watch: true` makes this socket
+   * get `room:member` for this room (and for no other room it watched before).
+   */
+  "room:members": (payload: { room: string; cursor?: string; limit?: number; watch?: boolean }, ack: AckFn<RoomMembersPage>) => void;
   "room:leave": (payload: { room: string }, ack: AckFn<Record<string, never>>) => void;
   "message:send": (payload: { to: string; text: string; clientId: string }, ack: AckFn<{ id: string; ts: number }>) => void;
   "history:fetch": (

@@ -44,6 +44,7 @@ export function createAccessRelay(io: ChatServer, deps: RealtimeDeps, delivery: 
     if (change.kind === "removed") {
       for (const socket of sockets) {
         socket.leave(room);
+        socket.leave(memberWatchers(room));
         socket.emit("room:removed", { room, by });
       }
       return;
@@ -58,10 +59,15 @@ export function createAccessRelay(io: ChatServer, deps: RealtimeDeps, delivery: 
   };
 
   io.on("room:access", (change, done) => {
-    if (!isAccessChange(change)) return;
+    // Answered either way, so the sender never waits out its timeout for this worker.
+    const answer = (applied: boolean) => (typeof done === "function" ? done(applied) : undefined);
+    if (!isAccessChange(change)) return answer(false);
     applyHere(change).then(
-      () => (typeof done === "function" ? done(true) : undefined),
-      (err: Error) => log.warn({ err: err.message }, "room access change not applied"),
+      () => answer(true),
+      (err: Error) => {
+        log.warn({ err: err.message }, "room access change not applied");
+        answer(false);
+      },
     );
   });
 
@@ -72,15 +78,28 @@ export function createAccessRelay(io: ChatServer, deps: RealtimeDeps, delivery: 
         await io.serverSideEmitWithAck("room:access", change);
       } catch (err) {
         log.warn({ err: (err as Error).message }, "room access change: not every worker answered");
-        if (change.kind === "removed") io.in(userChannel(change.user)).socketsLeave(change.room);
+        if (change.kind === "removed") io.in(userChannel(change.user)).socketsLeave([change.room, memberWatchers(change.room)]);
       }
     },
   };
 }
 
-/** Tells the room's members, on every worker, that its membership or owner changed. */
+/**
+ * The socket.io room of the sockets that follow a room's member list (`room:members` with
+ * `watch`): member changes go to those few, not to every member of a large room.
+ */
+export const memberWatchers = (room: RoomName): string => `~members:${room}`;
+
+/** Makes the socket follow this room's member changes and no other room's: a client shows one list. */
+function watchMembers(socket: ChatSocket, room: RoomName): void {
+  const channel = memberWatchers(room);
+  for (const joined of [...socket.rooms]) if (joined.startsWith("~members:") && joined !== channel) socket.leave(joined);
+  socket.join(channel);
+}
+
+/** Tells the sockets that follow the room's member list, on every worker, that it changed. */
 export function announceMember(io: ChatServer, update: MemberUpdate): void {
-  io.to(update.room).emit("room:member", update);
+  io.to(memberWatchers(update.room)).emit("room:member", update);
 }
 
 /** The room and the user a room admin event names. */
@@ -161,8 +180,11 @@ export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: Ac
       const room = parseRoomName(payload.room);
       const cursor = parseCursor(payload.cursor);
       const limit = parseLimit(payload.limit, config.limits.membersPage, config.limits.membersPage);
+      if (payload.watch !== undefined && typeof payload.watch !== "boolean") throw invalid("watch must be true or false");
       // As stored, not this socket's rooms: a removal elsewhere counts at once.
       if (!(await access.isMember(socket.data.user, room))) throw new AppError("E_FORBIDDEN", `join ${room} first`);
+      // Before the read: a change made while it runs is told, so the list shown is never stale.
+      if (payload.watch === true) watchMembers(socket, room);
       const [info, page] = await Promise.all([access.get(room), access.members(room, cursor, limit)]);
       const online = await presence.areOnline(page.members);
       const members = page.members.map((user, i) => ({ user, online: online[i] === true }));

@@ -4,7 +4,7 @@ import { invalid } from "../lib/errors.js";
 import type { Joined } from "../store/rooms.js";
 import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
 import { type Delivery, type Sent, sentKey } from "./delivery.js";
-import { announceMember } from "./room-admin.js";
+import { announceMember, memberWatchers } from "./room-admin.js";
 import { acked, answer, type Listeners, objectPayload } from "./with-ack.js";
 
 /** Adds the user to the room in the store: joins it, or creates it. */
@@ -33,8 +33,7 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
     othersOf(socket).socketsJoin(room);
     othersOf(socket).emit("room:joined", { room, private: joined.private });
     // #general holds everyone: its member list is not followed live. A new room has no one to tell.
-    if (!wasMember && !joined.created && room !== GENERAL_ROOM)
-      announceMember(io, { room, user, change: "joined", ...(await ownerOf(room)) });
+    if (!wasMember && !joined.created && room !== GENERAL_ROOM) announceMember(io, { room, user, change: "joined" });
     const history = await messages.latest(room, user, config.limits.historyPage);
     const newest = history.at(-1)?.id;
     if (newest !== undefined) sent.set(sentKey(room), newest);
@@ -75,8 +74,9 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
       // The redis adapter applies socketsLeave even to this worker's sockets only once its request
       // has come back through Redis; leaving locally first makes the ack mean "nothing more from
       // this room here" (a message stored right after could otherwise still arrive).
-      io.local.in(userChannel(user)).socketsLeave(room);
-      io.in(userChannel(user)).socketsLeave(room);
+      const channels = [room, memberWatchers(room)];
+      io.local.in(userChannel(user)).socketsLeave(channels);
+      io.in(userChannel(user)).socketsLeave(channels);
       othersOf(socket).emit("room:left", { room });
       // An owner who leaves hands the room to another member (any): a room always has someone in charge.
       const heir = await access.handOver(room, user);

@@ -5,7 +5,7 @@
  */
 import t from "tap";
 import type { Message } from "../../src/realtime/events.js";
-import { type ChatClient, type Connected, call, connect, registerUser, send, settle } from "../helpers/clients.js";
+import { type ChatClient, call, connect, registerUser, send, settle } from "../helpers/clients.js";
 import { startCluster, twoWorkers } from "../helpers/cluster.js";
 import { startRedis } from "../helpers/redis.js";
 

@@ -51,6 +51,8 @@ async function user() {
 
 const newRoom = () => `#p${randomUUID().slice(0, 8)}`;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Makes the socket follow the room's member changes, as an open member panel does. */
+const watch = (socket: ChatClient, room: string) => ok(socket, "room:members", { room, watch: true });
 const codeOf = (ack: { ok: boolean; error?: { code: string } }) => (ack.ok ? "ok" : ack.error?.code);
 
 async function ok<T>(socket: ChatClient, event: string, payload: unknown): Promise<T> {
@@ -104,9 +106,11 @@ t.test("room:create > public > listed, and its first joiner owns it", async (t) 
   const room = newRoom();
   t.same(await ok(alice.one.socket, "room:create", { room }), { room, history: [], private: false });
   t.ok((await listed(bob.one.socket)).includes(room));
+  await watch(alice.two.socket, room);
   t.same(await ok(bob.one.socket, "room:join", { room }), { room, history: [], private: false }, "anyone joins");
-  await settle(() => alice.one.members.length >= 1 && alice.two.members.length >= 1);
-  t.same(alice.two.members, [{ room, user: bob.user, change: "joined", owner: alice.user }], "members see the join live");
+  await settle(() => alice.two.members.length >= 1);
+  t.same(alice.two.members, [{ room, user: bob.user, change: "joined" }], "a socket watching the member list sees the join live");
+  t.same(alice.one.members, [], "one that does not watch is not told");
 
   const joinedFirst = newRoom();
   await ok(bob.one.socket, "room:join", { room: joinedFirst });
@@ -158,6 +162,7 @@ t.test("room:invite > a user with tabs on two workers > joined everywhere at onc
   const [alice, bob] = [await user(), await user()];
   const room = await privateRoom(alice.one.socket);
   const before = await send(alice.one.socket, room, "before the invitation");
+  await watch(alice.two.socket, room);
   t.same(await ok(alice.one.socket, "room:invite", { room, user: bob.user.toUpperCase() }), { room, user: bob.user });
   for (const side of [bob.one, bob.two])
     t.same(side.invited, [{ room, by: alice.user, private: true }], "every tab is told before the ack");
@@ -196,6 +201,8 @@ t.test("room:remove > across two workers > the removed user's sockets leave befo
   await ok(alice.one.socket, "room:invite", { room, user: carol.user });
   const kept = await send(alice.one.socket, room, "everyone sees this");
   await settle(() => bob.two.received.length >= 1 && carol.two.received.length >= 1);
+  await watch(carol.two.socket, room);
+  await watch(bob.one.socket, room);
 
   t.same(await ok(alice.one.socket, "room:remove", { room, user: bob.user }), { room, user: bob.user });
   for (const side of [bob.one, bob.two]) t.same(side.removed, [{ room, by: alice.user }], "every tab is told before the ack");
@@ -211,10 +218,8 @@ t.test("room:remove > across two workers > the removed user's sockets leave befo
     carol.two.received.map((message) => message.id),
     [kept.id, gone.id],
   );
-  t.same(
-    carol.two.members.map(({ user, change }) => `${change} ${user}`),
-    [`invited ${carol.user}`, `removed ${bob.user}`],
-  );
+  t.same(carol.two.members, [{ room, user: bob.user, change: "removed", owner: alice.user }], "a watching member is told");
+  t.same(bob.one.members, [], "the removed user stopped watching with the removal");
 
   t.equal(codeOf(await call(bob.two.socket, "history:fetch", { conversation: room })), "E_FORBIDDEN", "history refused");
   t.equal(codeOf(await call(bob.one.socket, "room:join", { room })), "E_FORBIDDEN", "cannot join back");
@@ -230,6 +235,7 @@ t.test("room:transfer > to a member > the new owner is in charge, the old one is
   const room = await privateRoom(alice.one.socket);
   await ok(alice.one.socket, "room:invite", { room, user: bob.user });
   t.equal(codeOf(await call(alice.one.socket, "room:transfer", { room, user: carol.user })), "E_NOT_FOUND", "only to a member");
+  await watch(bob.one.socket, room);
   t.same(await ok(alice.two.socket, "room:transfer", { room, user: bob.user }), { room, owner: bob.user });
   await settle(() => bob.one.members.some(({ change }) => change === "owner"));
   t.same(bob.one.members.at(-1), { room, user: bob.user, change: "owner", owner: bob.user });
@@ -244,6 +250,7 @@ t.test("room:leave > the owner leaves > ownership passes to a remaining member; 
   const [alice, bob] = [await user(), await user()];
   const room = await privateRoom(alice.one.socket);
   await ok(alice.one.socket, "room:invite", { room, user: bob.user });
+  await watch(bob.one.socket, room);
   await ok(alice.one.socket, "room:leave", { room });
   await settle(() => bob.one.members.some(({ change }) => change === "left"));
   t.same(bob.one.members.at(-1), { room, user: alice.user, change: "left", owner: bob.user });
@@ -303,6 +310,7 @@ t.test("room admin events > bad input and non-owners > a clear error, nothing ch
     [alice.one.socket, "room:remove", { room, user: alice.user }, "E_INVALID"],
     [alice.one.socket, "room:transfer", { room: newRoom(), user: bob.user }, "E_FORBIDDEN"],
     [alice.one.socket, "room:members", { room: 5 }, "E_INVALID"],
+    [alice.one.socket, "room:members", { room, watch: "yes" }, "E_INVALID"],
   ];
   for (const [socket, event, payload, code] of cases) {
     t.equal(codeOf(await call(socket, event, payload)), code, `${event} ${JSON.stringify(payload).slice(0, 60)}`);
@@ -310,4 +318,23 @@ t.test("room admin events > bad input and non-owners > a clear error, nothing ch
   const page = await ok<RoomMembersPage>(alice.one.socket, "room:members", { room });
   t.same(page.members, [{ user: alice.user, online: true }]);
   t.equal(page.owner, alice.user);
+});
+
+t.test("room:members watch > another room watched > the first room's changes stop", async (t) => {
+  const [alice, bob] = [await user(), await user()];
+  const [first, second] = [newRoom(), newRoom()];
+  await ok(alice.one.socket, "room:create", { room: first });
+  await ok(alice.one.socket, "room:create", { room: second });
+  await watch(alice.one.socket, first);
+  await ok(bob.one.socket, "room:join", { room: first });
+  await settle(() => alice.one.members.length >= 1);
+  await watch(alice.one.socket, second);
+  await ok(bob.one.socket, "room:leave", { room: first });
+  await ok(bob.one.socket, "room:join", { room: second });
+  await settle(() => alice.one.members.length >= 2);
+  t.same(
+    alice.one.members.map(({ room, change }) => `${change} ${room}`),
+    [`joined ${first}`, `joined ${second}`],
+    "only the watched room's changes, one room at a time",
+  );
 });

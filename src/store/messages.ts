@@ -1,9 +1,11 @@
+import type { ConversationEvent } from "../domain/edits.js";
 import type { Message } from "../domain/messages.js";
 import { type Conversation, isDirect, peerOf, type StreamName, streamOf, usernameKey } from "../domain/names.js";
 import { compareIds, timestampOf } from "../domain/stream-ids.js";
 import { AppError } from "../lib/errors.js";
+import { eventsOf, isUpdate, readStates, type StreamEntry, subjectsOf } from "./edits.js";
 import type { Keys } from "./keys.js";
-import { encodeNotice } from "./live-wire.js";
+import { type EntryUpdate, encodeNotice } from "./live-wire.js";
 import { guarded, type Redis } from "./redis.js";
 import type { ReplicaConfirmer } from "./replication.js";
 import { lua } from "./scripts.js";
@@ -14,8 +16,11 @@ export interface NewMessage {
   /** `#room` or `@recipient` as the sender addresses it. */
   to: Conversation;
   from: string;
+  /** Empty for a deletion. */
   text: string;
   clientId: string;
+  /** An edit or deletion of the sender's message `messageId` in the same conversation. */
+  update?: EntryUpdate;
 }
 
 export interface Appended {
@@ -31,26 +36,32 @@ export interface SendRate {
   burst: number;
 }
 
-export interface Page {
-  messages: Message[];
-  /** The conversation lost messages older than the page to trimming since `after`. */
-  truncated: boolean;
-}
+/** What a client missed: every entry in order, or, truncated, the latest page in its current state. */
+export type Page =
+  | {
+      truncated: false;
+      events: ConversationEvent[];
+      /** The newest entry read, sent or not (an edit of a message deleted since is not sent). */
+      lastId?: string;
+    }
+  | { truncated: true; messages: Message[] };
 
 export interface MessageStore {
   /**
    * Stores once per (conversation, sender, clientId), lists a direct conversation on both sides and
    * publishes the message on its conversation's live channel, atomically, if the sender's rate
-   * allows it. A retry of a stored message costs no token.
-   * @throws AppError E_RATE_LIMITED.
+   * allows it. A retry of a stored message costs no token. An edit or a deletion takes the same path.
+   * @throws AppError E_RATE_LIMITED; for an edit or deletion also E_NOT_FOUND (no such message),
+   * E_FORBIDDEN (another user's) and E_CONFLICT (deleted).
    */
   append(message: NewMessage, rate: SendRate): Promise<Appended>;
+  /** Pages of messages (edits and deletions applied, not listed), ascending. */
   latest(conversation: Conversation, viewer: string, limit: number): Promise<Message[]>;
   before(conversation: Conversation, viewer: string, id: string, limit: number): Promise<Message[]>;
   after(conversation: Conversation, viewer: string, id: string, limit: number): Promise<Message[]>;
   /**
    * What a client that holds `lastId` missed, oldest first, or the latest page with truncated=true
-   * when more than `max` are missing or some were trimmed away.
+   * when more than `max` entries are missing or some were trimmed away.
    */
   missedSince(conversation: Conversation, viewer: string, lastId: string, max: number): Promise<Page>;
 }
@@ -71,30 +82,69 @@ export interface MessageStoreOptions {
 // recipient reads its list to catch up. The rate limit is a GCRA (one integer per sender: the
 // time, in µs on Redis's clock, at which their budget is full again), shared by every worker and
 // host. Each redis.call costs a few µs of Redis CPU, so the script makes as few as it can.
+// An edit or a deletion (kind 'edit' or 'delete', of a message id) takes the same path, so it is
+// ordered, deduplicated, rate limited and published like a message; it is checked first (the
+// message exists, is a message, is the sender's, is not deleted) and also records the message's
+// state in the conversation's overlay (store/edits.ts), which is pruned of messages trimmed away.
 // KEYS per message: log, dedupe, rate, sender's directs, recipient's directs (for a room, the
-// sender's twice, untouched), live channel. ARGV: history limit, dedupe seconds, then per message:
-// from, text, clientId, to, interval µs, burst window µs.
+// sender's twice, untouched), live channel, overlay. ARGV: history limit, dedupe seconds, then per
+// message: from, text, clientId, to, interval µs, burst window µs, kind ('' for a message), of.
 // Returns, per message: id ('' when refused), created (1/0), ms to wait (refused), the id before
-// it in its stream ('0-0' if none), 1 when it opened a direct conversation on either side.
+// it in its stream ('0-0' if none), 1 when it opened a direct conversation on either side, and why
+// an edit or deletion was refused ('' if it was not: 'not_found', 'forbidden' or 'deleted').
 const SEND = lua(`
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function refusal(log, overlay, from, target)
+  local found = redis.call('XRANGE', log, target, target)
+  if not found[1] then return 'not_found' end
+  local fields = found[1][2]
+  local author
+  for j = 1, #fields, 2 do
+    if fields[j] == 'kind' then return 'not_found' end
+    if fields[j] == 'from' then author = fields[j + 1] end
+  end
+  if string.lower(author or '') ~= string.lower(from) then return 'forbidden' end
+  if redis.call('HGET', overlay, target) == 'd' then return 'deleted' end
+  return ''
+end
+local function prune(log, overlay, limit)
+  if redis.call('HLEN', overlay) <= 2 * limit then return end
+  local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+  if not first then return end
+  local stale = {}
+  for _, id in ipairs(redis.call('HKEYS', overlay)) do
+    if older(id, first[1]) then stale[#stale + 1] = id end
+  end
+  for j = 1, #stale, 500 do redis.call('HDEL', overlay, unpack(stale, j, math.min(j + 499, #stale))) end
+end
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local out = {}
 local newest = {}
-for i = 0, #KEYS / 6 - 1 do
-  local log, dedupe, rate, live = KEYS[1 + 6 * i], KEYS[2 + 6 * i], KEYS[3 + 6 * i], KEYS[6 + 6 * i]
-  local a = 3 + 6 * i
-  local from, text, cid, to = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+for i = 0, #KEYS / 7 - 1 do
+  local log, dedupe, rate, live, overlay = KEYS[1 + 7 * i], KEYS[2 + 7 * i], KEYS[3 + 7 * i], KEYS[6 + 7 * i], KEYS[7 + 7 * i]
+  local a = 3 + 8 * i
+  local from, text, cid, to, kind, target = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 6], ARGV[a + 7]
   local existing = redis.call('GET', dedupe)
+  local refused = ''
+  if not existing and kind ~= '' then refused = refusal(log, overlay, from, target) end
   if existing then
     local before = redis.call('XREVRANGE', log, '(' .. existing, '-', 'COUNT', 1)
     out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = 0
-    out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = 0
+    out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = 0; out[#out + 1] = ''
+  elseif refused ~= '' then
+    out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = refused
   else
     local full = math.max(tonumber(redis.call('GET', rate)) or now, now) + tonumber(ARGV[a + 4])
     local over = full - now - tonumber(ARGV[a + 5])
     if over > 0 then
-      out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = math.ceil(over / 1000); out[#out + 1] = ''; out[#out + 1] = 0
+      out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = math.ceil(over / 1000); out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = ''
     else
       redis.call('SET', rate, full, 'PX', math.ceil((full - now) / 1000))
       local prev = newest[log]
@@ -103,18 +153,24 @@ for i = 0, #KEYS / 6 - 1 do
         prev = top[1] and top[1][1] or '0-0'
       end
       local direct = string.sub(to, 1, 1) == '@'
-      local id
+      local entry = {log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid}
+      if direct then entry[#entry + 1] = 'to'; entry[#entry + 1] = to end
+      if kind ~= '' then
+        entry[#entry + 1] = 'kind'; entry[#entry + 1] = kind; entry[#entry + 1] = 'of'; entry[#entry + 1] = target
+      end
+      local id = redis.call('XADD', unpack(entry))
       local opened = 0
       if direct then
-        id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid, 'to', to)
-        opened = redis.call('SADD', KEYS[4 + 6 * i], to) + redis.call('SADD', KEYS[5 + 6 * i], '@' .. from)
-      else
-        id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid)
+        opened = redis.call('SADD', KEYS[4 + 7 * i], to) + redis.call('SADD', KEYS[5 + 7 * i], '@' .. from)
+      end
+      if kind ~= '' then
+        redis.call('HSET', overlay, target, kind == 'delete' and 'd' or 'e' .. text)
+        prune(log, overlay, tonumber(ARGV[1]))
       end
       newest[log] = id
       redis.call('SET', dedupe, id, 'EX', ARGV[2])
-      redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. text)
-      out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = 0; out[#out + 1] = prev; out[#out + 1] = math.min(opened, 1)
+      redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. kind .. '\\n' .. target .. '\\n' .. text)
+      out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = 0; out[#out + 1] = prev; out[#out + 1] = math.min(opened, 1); out[#out + 1] = ''
     end
   end
 end
@@ -123,6 +179,15 @@ return out`);
 /** Sends per script run: bounds how long one run holds Redis (a few µs per message). */
 const SEND_BATCH_MAX = 64;
 
+/** Stream reads per history page: a page skips edits and deletions, but not without bound. */
+const PAGE_READS_MAX = 4;
+
+const REFUSALS: Record<string, AppError> = {
+  not_found: new AppError("E_NOT_FOUND", "no such message in this conversation"),
+  forbidden: new AppError("E_FORBIDDEN", "only its author can edit or delete a message"),
+  deleted: new AppError("E_CONFLICT", "the message was deleted"),
+};
+
 interface PendingSend {
   message: NewMessage;
   rate: SendRate;
@@ -130,16 +195,37 @@ interface PendingSend {
   reject(err: unknown): void;
 }
 
-type StreamEntry = { id: string; message: Record<string, string> };
-
-export function toMessage(entry: StreamEntry, conversation: Conversation): Message {
-  const { from = "", text = "", cid = "" } = entry.message;
-  return { id: entry.id, conversation, from, text, ts: timestampOf(entry.id), clientId: cid };
-}
-
 export function createMessageStore(redis: Redis, keys: Keys, options: MessageStoreOptions): MessageStore {
-  const read = async (conversation: Conversation, entries: Promise<StreamEntry[] | null>): Promise<Message[]> =>
-    ((await guarded(() => entries)) ?? []).map((entry) => toMessage(entry, conversation));
+  /**
+   * Up to `limit` messages next to `from` (exclusive) in one direction, skipping edits and
+   * deletions, each message in its current state; ascending.
+   */
+  const page = async (
+    conversation: Conversation,
+    viewer: string,
+    from: string,
+    limit: number,
+    newestFirst: boolean,
+  ): Promise<Message[]> => {
+    const stream = streamOf(conversation, viewer);
+    const log = keys.logOf(stream);
+    const found: StreamEntry[] = [];
+    let end = from;
+    for (let reads = 0; reads < PAGE_READS_MAX && found.length < limit; reads++) {
+      const count = limit - found.length;
+      const entries =
+        (await guarded(() =>
+          newestFirst ? redis.xRevRange(log, end, "-", { COUNT: count }) : redis.xRange(log, end, "+", { COUNT: count }),
+        )) ?? [];
+      found.push(...entries.filter((entry) => !isUpdate(entry)));
+      const last = entries.at(-1);
+      if (last === undefined || entries.length < count) break;
+      end = `(${last.id}`;
+    }
+    if (newestFirst) found.reverse();
+    const states = await readStates(redis, keys.edits(stream), subjectsOf(found));
+    return eventsOf(found, conversation, states).flatMap((event) => (event.event === "message:new" ? [event.payload] : []));
+  };
 
   let pending: PendingSend[] = [];
   const { replicas } = options;
@@ -158,9 +244,11 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
         keys.dedupe(stream, message.from, message.clientId),
         keys.rate("send", usernameKey(message.from)),
       );
-      scriptKeys.push(senderDirects, recipientDirects, keys.live(stream));
+      scriptKeys.push(senderDirects, recipientDirects, keys.live(stream), keys.edits(stream));
       const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
+      const { update } = message;
       scriptArgs.push(message.from, message.text, message.clientId, message.to, String(interval), String(interval * rate.burst));
+      scriptArgs.push(update?.kind ?? "", update?.messageId ?? "");
     }
     let replies: (string | number)[];
     try {
@@ -171,7 +259,18 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       return;
     }
     batch.forEach((send, i) => {
-      const [id, created, waitMs, prev, opened] = replies.slice(5 * i, 5 * i + 5).map(String) as [string, string, string, string, string];
+      const [id, created, waitMs, prev, opened, refused] = replies.slice(6 * i, 6 * i + 6).map(String) as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      if (refused !== "") {
+        send.reject(REFUSALS[refused] ?? new Error(`send script refused: ${refused}`));
+        return;
+      }
       if (Number(waitMs) > 0) {
         send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(Number(waitMs) / 1000)));
         return;
@@ -206,19 +305,9 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       });
     },
 
-    async latest(conversation, viewer, limit) {
-      const page = await read(conversation, redis.xRevRange(keys.log(conversation, viewer), "+", "-", { COUNT: limit }));
-      return page.reverse();
-    },
-
-    async before(conversation, viewer, id, limit) {
-      const page = await read(conversation, redis.xRevRange(keys.log(conversation, viewer), `(${id}`, "-", { COUNT: limit }));
-      return page.reverse();
-    },
-
-    after(conversation, viewer, id, limit) {
-      return read(conversation, redis.xRange(keys.log(conversation, viewer), `(${id}`, "+", { COUNT: limit }));
-    },
+    latest: (conversation, viewer, limit) => page(conversation, viewer, "+", limit, true),
+    before: (conversation, viewer, id, limit) => page(conversation, viewer, `(${id}`, limit, true),
+    after: (conversation, viewer, id, limit) => page(conversation, viewer, `(${id}`, limit, false),
 
     async missedSince(conversation, viewer, lastId, max) {
       const log = keys.log(conversation, viewer);
@@ -228,7 +317,9 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       const missed = missedOrNull ?? [];
       const trimmed = compareIds(deleted, lastId) > 0;
       if (missed.length <= max && !trimmed) {
-        return { messages: missed.map((entry) => toMessage(entry, conversation)), truncated: false };
+        const states = await readStates(redis, keys.edits(streamOf(conversation, viewer)), subjectsOf(missed));
+        const newest = missed.at(-1)?.id;
+        return { truncated: false, events: eventsOf(missed, conversation, states), ...(newest === undefined ? {} : { lastId: newest }) };
       }
       return { messages: await this.latest(conversation, viewer, max), truncated: true };
     },

@@ -56,7 +56,16 @@ t.test("message:edit > own message, members on two workers > each gets message:e
   await settle(() => aliceChanges.length >= 1 && bobChanges.length >= 1);
   for (const changes of [aliceChanges, bobChanges]) {
     t.same(changes, [
-      { event: "message:edited", id: ack.id, conversation: room, messageId: sent.id, from: alice.user, text: "hello world", ts: ack.ts, clientId },
+      {
+        event: "message:edited",
+        id: ack.id,
+        conversation: room,
+        messageId: sent.id,
+        from: alice.user,
+        text: "hello world",
+        ts: ack.ts,
+        clientId,
+      },
     ]);
   }
   t.equal(aliceNew.length + bobNew.length, 2, "an edit is never a message:new");
@@ -93,7 +102,11 @@ t.test("message:edit and message:delete > bad requests > stable error codes, not
     call(socket, "message:edit", { conversation: room, id: sent.id, text: "x", clientId: randomUUID(), ...payload });
   const cases: [string, Promise<unknown>, string][] = [
     ["another user's message", edit({}), "E_FORBIDDEN"],
-    ["deleting another user's message", call(bob.socket, "message:delete", { conversation: room, id: sent.id, clientId: randomUUID() }), "E_FORBIDDEN"],
+    [
+      "deleting another user's message",
+      call(bob.socket, "message:delete", { conversation: room, id: sent.id, clientId: randomUUID() }),
+      "E_FORBIDDEN",
+    ],
     ["an id not in the conversation", edit({ id: "1-0" }, alice.socket), "E_NOT_FOUND"],
     ["the id of an edit", edit({ id: edited.id }, alice.socket), "E_NOT_FOUND"],
     ["an id that is not a stream id", edit({ id: "abc" }, alice.socket), "E_INVALID"],
@@ -142,9 +155,15 @@ t.test("history:fetch > edited and deleted messages > current state, updates not
   t.match(latest[4], { id: ids[5], text: "", deleted: true });
   t.notOk("edited" in (latest[1] ?? {}), "an untouched message has no flag");
   const older = await history(bob.socket, { conversation: room, before: ids[1] });
-  t.same(older.map((m) => m.text), ["message 0"]);
+  t.same(
+    older.map((m) => m.text),
+    ["message 0"],
+  );
   const after = await history(bob.socket, { conversation: room, after: ids[0], limit: 2 });
-  t.match(after, [{ id: ids[1], text: "message 1, edited", edited: true }, { id: ids[2], text: "message 2" }]);
+  t.match(after, [
+    { id: ids[1], text: "message 1, edited", edited: true },
+    { id: ids[2], text: "message 2" },
+  ]);
 
   const joined = await call<{ history: Message[] }>(alice.socket, "room:join", { room });
   t.match(joined, { ok: true, data: { history: latest } }, "room:join's page too");

@@ -1,31 +1,11 @@
 /**
  * Editing and deleting one's own messages in the list: the inline editor (Enter saves, Shift+Enter
- * adds a line, Esc cancels), the inline delete confirmation, and how an edit or a deletion that
- * arrives changes a message this tab holds.
+ * adds a line, Esc cancels), the inline delete confirmation, and sending an edit or a deletion.
  */
-import type { Message } from "../domain/messages.js";
 import type { Conversation } from "../domain/names.js";
-import type { MessageDeletion, MessageEdit } from "../realtime/events.js";
+import type { Change } from "./changes.js";
 import { type Connection, RequestError } from "./connection.js";
 import { h } from "./dom.js";
-
-export type Change = { kind: "edit"; edit: MessageEdit } | { kind: "delete"; deletion: MessageDeletion };
-
-/** The id of the message a change applies to, and the change's own stream id. */
-export function changeIds(change: Change): { messageId: string; id: string } {
-  const payload = change.kind === "edit" ? change.edit : change.deletion;
-  return { messageId: payload.messageId, id: payload.id };
-}
-
-/** The message as the change leaves it; a deletion is final, so a late edit never brings text back. */
-export function applyChange(message: Message, change: Change): Message {
-  if (message.deleted) return message;
-  if (change.kind === "delete") {
-    const { edited: _edited, ...rest } = message;
-    return { ...rest, text: "", deleted: true };
-  }
-  return { ...message, text: change.edit.text, edited: true };
-}
 
 export interface InlineEditorHandlers {
   save(text: string): void;

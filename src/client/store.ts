@@ -8,7 +8,7 @@
 import type { Message } from "../domain/messages.js";
 import type { Conversation } from "../domain/names.js";
 import { compareIds, isStreamId, newer } from "../domain/stream-ids.js";
-import { applyChange, type Change, changeIds } from "./edits.js";
+import { applyChange, type Change, changeIds } from "./changes.js";
 import { readJson, writeJson } from "./storage.js";
 
 export interface ConversationState {

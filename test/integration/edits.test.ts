@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import t from "tap";
+import { createLogger } from "../../src/lib/logger.js";
 import type { Message } from "../../src/realtime/events.js";
+import { createKeys } from "../../src/store/keys.js";
+import { closeRedis, connectRedis } from "../../src/store/redis.js";
 import { type ChatClient, call, change, changeLog, connect, inbox, registerUser, send, settle } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -222,4 +225,30 @@ t.test("search > edited and deleted messages > finds the current text only", asy
     [edited.id],
     "each message once, edits not listed",
   );
+});
+
+t.test("edits overlay > many edits in a short history > pruned of the messages trimmed away", async (t) => {
+  const small = await startServer(redis.url, { HISTORY_LIMIT: "10" });
+  const raw = await connectRedis({ url: redis.url, name: "test", log: createLogger("silent") });
+  t.teardown(async () => {
+    await closeRedis(raw);
+    await small.stop();
+  });
+  const { user, cookie } = await registerUser(small.url);
+  const { socket } = await connect(small.url, cookie);
+  sockets.push(socket);
+  const edits = 150;
+  for (let i = 0; i < edits; i++) {
+    const sent = await send(socket, "#general", `message ${i}`);
+    await change(socket, "#general", sent.id, `message ${i}, edited`);
+  }
+  const keys = createKeys(small.config.redisPrefix);
+  const fields = await raw.hLen(keys.edits("#general"));
+  // MAXLEN ~ trims whole stream nodes, so the stream keeps more than HISTORY_LIMIT entries.
+  const kept = await raw.xLen(keys.logOf("#general"));
+  t.ok(kept < 2 * edits, `the stream was trimmed to ${kept} entries`);
+  t.ok(fields < edits && fields <= Math.max(2 * 10 + 1, kept), `${fields} overlay fields, not one per edit ever made`);
+  const page = await history(socket, { conversation: "#general" });
+  t.ok(page.length > 0, `${user} still reads the messages kept`);
+  for (const message of page) t.match(message, { text: /, edited$/, edited: true });
 });

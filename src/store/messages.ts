@@ -1,4 +1,4 @@
-import type { ConversationEvent } from "../domain/edits.js";
+import type { ConversationEvent, CurrentState } from "../domain/edits.js";
 import type { Message } from "../domain/messages.js";
 import { type Conversation, isDirect, peerOf, type StreamName, streamOf, usernameKey } from "../domain/names.js";
 import { compareIds, timestampOf } from "../domain/stream-ids.js";
@@ -209,21 +209,27 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
   ): Promise<Message[]> => {
     const stream = streamOf(conversation, viewer);
     const log = keys.logOf(stream);
+    const overlay = keys.edits(stream);
+    const read = async (cursor: string, count: number): Promise<StreamEntry[]> =>
+      (await guarded(() =>
+        newestFirst ? redis.xRevRange(log, cursor, "-", { COUNT: count }) : redis.xRange(log, cursor, "+", { COUNT: count }),
+      )) ?? [];
+    // Whether the conversation has any edit is asked with the first read, in the same round trip:
+    // most have none, and then the overlay is not read at all.
+    const [firstRead, edited] = await Promise.all([read(from, limit), guarded(() => redis.exists(overlay))]);
     const found: StreamEntry[] = [];
-    let end = from;
-    for (let reads = 0; reads < PAGE_READS_MAX && found.length < limit; reads++) {
-      const count = limit - found.length;
-      const entries =
-        (await guarded(() =>
-          newestFirst ? redis.xRevRange(log, end, "-", { COUNT: count }) : redis.xRange(log, end, "+", { COUNT: count }),
-        )) ?? [];
+    let entries = firstRead;
+    let asked = limit;
+    for (let reads = 1; ; reads++) {
       found.push(...entries.filter((entry) => !isUpdate(entry)));
       const last = entries.at(-1);
-      if (last === undefined || entries.length < count) break;
-      end = `(${last.id}`;
+      // Stop at the stream's end (a short read), with a full page, or after a bounded number of reads.
+      if (last === undefined || entries.length < asked || found.length >= limit || reads >= PAGE_READS_MAX) break;
+      asked = limit - found.length;
+      entries = await read(`(${last.id}`, asked);
     }
     if (newestFirst) found.reverse();
-    const states = await readStates(redis, keys.edits(stream), subjectsOf(found));
+    const states = edited > 0 ? await readStates(redis, overlay, subjectsOf(found)) : new Map<string, CurrentState>();
     return eventsOf(found, conversation, states).flatMap((event) => (event.event === "message:new" ? [event.payload] : []));
   };
 
@@ -311,13 +317,14 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
 
     async missedSince(conversation, viewer, lastId, max) {
       const log = keys.log(conversation, viewer);
-      const [missedOrNull, deleted] = await guarded(() =>
-        Promise.all([redis.xRange(log, `(${lastId}`, "+", { COUNT: max + 1 }), maxDeletedId(redis, log)]),
+      const overlay = keys.edits(streamOf(conversation, viewer));
+      const [missedOrNull, deleted, edited] = await guarded(() =>
+        Promise.all([redis.xRange(log, `(${lastId}`, "+", { COUNT: max + 1 }), maxDeletedId(redis, log), redis.exists(overlay)]),
       );
       const missed = missedOrNull ?? [];
       const trimmed = compareIds(deleted, lastId) > 0;
       if (missed.length <= max && !trimmed) {
-        const states = await readStates(redis, keys.edits(streamOf(conversation, viewer)), subjectsOf(missed));
+        const states = edited > 0 ? await readStates(redis, overlay, subjectsOf(missed)) : new Map<string, CurrentState>();
         const newest = missed.at(-1)?.id;
         return { truncated: false, events: eventsOf(missed, conversation, states), ...(newest === undefined ? {} : { lastId: newest }) };
       }

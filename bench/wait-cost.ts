@@ -11,7 +11,7 @@ import { createClient } from "@redis/client";
 import { createLogger } from "../src/lib/logger.js";
 import { createKeys } from "../src/store/keys.js";
 import { createMessageStore } from "../src/store/messages.js";
-import type { Redis } from "../src/store/redis.js";
+import { oneServer, type Redis } from "../src/store/redis.js";
 import { replicaConfirmer } from "../src/store/replication.js";
 import { newHistogram, summarize } from "./lib/histogram.js";
 import { type RedisServer, startRedis } from "./lib/redis-server.js";
@@ -42,7 +42,7 @@ async function measure(primary: RedisServer, wait: boolean, rate: number, second
   const store = createMessageStore(redis, keys, {
     historyLimit: 10_000,
     dedupeSeconds: 600,
-    replicas: wait ? replicaConfirmer(redis, { replicas: 1, timeoutMs: 500 }, log) : undefined,
+    replicas: wait ? replicaConfirmer(oneServer(redis), { replicas: 1, timeoutMs: 500 }, log) : undefined,
   });
   const latency = newHistogram();
   let acked = 0;

@@ -67,6 +67,8 @@ export interface Limits {
   readonly roomCreateRate: number;
   /** Rooms in a `rooms:list` page unless the client asks for fewer (ROOMS_PAGE). */
   readonly roomsPage: number;
+  /** Members in a `room:members` page unless the client asks for fewer (MEMBERS_PAGE). */
+  readonly membersPage: number;
   /** Minimum milliseconds between two typing events of one socket (TYPING_INTERVAL_MS). */
   readonly typingIntervalMs: number;
   /**
@@ -100,6 +102,16 @@ export interface SentinelConfig {
   readonly tls: boolean;
 }
 
+/** A Redis Cluster (REDIS_CLUSTER_NODES and friends). */
+export interface ClusterConfig {
+  /** Nodes to ask for the slot map; the others are discovered from them. */
+  readonly nodes: readonly RedisNodeAddress[];
+  /** AUTH for every node (REDIS_PASSWORD). */
+  readonly password: string | undefined;
+  /** TLS to every node (REDIS_TLS). */
+  readonly tls: boolean;
+}
+
 /**
  * Whether an acknowledged send waits until replicas have it (REDIS_WAIT_REPLICAS,
  * REDIS_WAIT_TIMEOUT_MS): Redis replicates asynchronously, so a primary that dies right after a
@@ -122,6 +134,8 @@ export interface Config {
   readonly redisLocalUrl: string;
   /** Set when Redis is a Sentinel-managed primary; then redisUrl is undefined. */
   readonly redisSentinel: SentinelConfig | undefined;
+  /** Set when Redis is a Redis Cluster; then redisUrl and redisSentinel are undefined. */
+  readonly redisCluster: ClusterConfig | undefined;
   readonly redisWait: ReplicaWait;
   readonly redisPrefix: string;
   readonly adapter: AdapterKind;
@@ -196,8 +210,9 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || "0.0.0.0",
     port: read.int("PORT", 3000, 0, 65535),
     workers: read.int("WORKERS", availableParallelism(), 1, 256),
-    redisUrl: env.REDIS_SENTINELS ? undefined : readRedisUrl(env, problems),
-    redisSentinel: readSentinel(env, problems),
+    redisUrl: env.REDIS_SENTINELS || env.REDIS_CLUSTER_NODES ? undefined : readRedisUrl(env, problems),
+    redisSentinel: env.REDIS_CLUSTER_NODES ? undefined : readSentinel(env, problems),
+    redisCluster: readCluster(env, problems),
     redisWait: {
       replicas: read.int("REDIS_WAIT_REPLICAS", 0, 0, 16),
       // Below the 5 s after which a connection counts as hung (store/redis.ts): WAIT holds it.
@@ -252,6 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
       roomsPerUser: read.int("ROOMS_PER_USER", 100, 1, 1_000_000),
       roomCreateRate: read.int("ROOM_CREATE_RATE", 20, 1, 1_000_000),
       roomsPage: read.int("ROOMS_PAGE", 100, 1, 10_000),
+      membersPage: read.int("MEMBERS_PAGE", 200, 1, 10_000),
       // Node's defaults on a listening server.
       httpHeadersTimeoutMs: read.int("HTTP_HEADERS_TIMEOUT_MS", 60_000, 100, 3_600_000),
       httpRequestTimeoutMs: read.int("HTTP_REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
@@ -326,29 +342,52 @@ function readSentinel(env: Env, problems: string[]): SentinelConfig | undefined 
   const raw = env.REDIS_SENTINELS;
   if (!raw) {
     for (const name of ["REDIS_SENTINEL_NAME", "REDIS_SENTINEL_PASSWORD", "REDIS_PASSWORD", "REDIS_TLS"]) {
-      if (env[name]) problems.push(`${name}: only used with REDIS_SENTINELS (put a password or rediss:// in REDIS_URL)`);
+      if (env[name])
+        problems.push(`${name}: only used with REDIS_SENTINELS or REDIS_CLUSTER_NODES (put a password or rediss:// in REDIS_URL)`);
     }
     return undefined;
   }
   if (env.REDIS_URL) problems.push("REDIS_URL: set either REDIS_URL or REDIS_SENTINELS, not both");
-  const sentinels: RedisNodeAddress[] = [];
-  for (const entry of raw.split(",").map((part) => part.trim())) {
-    const address = parseHostPort(entry);
-    if (address) sentinels.push(address);
-    else problems.push(`REDIS_SENTINELS: "${entry}" is not host:port (IPv6 as [::1]:26379)`);
-  }
   const name = env.REDIS_SENTINEL_NAME ?? "";
   if (!/^[\w.-]{1,64}$/.test(name))
     problems.push(`REDIS_SENTINEL_NAME: required with REDIS_SENTINELS, 1-64 of letters, digits, _ . -, got "${name}"`);
-  const tls = env.REDIS_TLS ?? "false";
-  if (tls !== "true" && tls !== "false") problems.push(`REDIS_TLS: expected true or false, got "${tls}"`);
   return {
-    sentinels,
+    sentinels: readAddressList("REDIS_SENTINELS", raw, problems),
     name,
     password: env.REDIS_PASSWORD || undefined,
     sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
-    tls: tls === "true",
+    tls: readTls(env, problems),
   };
+}
+
+/** REDIS_CLUSTER_NODES=host:port,... selects a Redis Cluster; REDIS_PASSWORD and REDIS_TLS apply to every node. */
+function readCluster(env: Env, problems: string[]): ClusterConfig | undefined {
+  const raw = env.REDIS_CLUSTER_NODES;
+  if (!raw) return undefined;
+  for (const name of ["REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_SENTINEL_PASSWORD"]) {
+    if (env[name]) problems.push(`${name}: not used with REDIS_CLUSTER_NODES (set one Redis topology)`);
+  }
+  return {
+    nodes: readAddressList("REDIS_CLUSTER_NODES", raw, problems),
+    password: env.REDIS_PASSWORD || undefined,
+    tls: readTls(env, problems),
+  };
+}
+
+function readAddressList(name: string, raw: string, problems: string[]): RedisNodeAddress[] {
+  const addresses: RedisNodeAddress[] = [];
+  for (const entry of raw.split(",").map((part) => part.trim())) {
+    const address = parseHostPort(entry);
+    if (address) addresses.push(address);
+    else problems.push(`${name}: "${entry}" is not host:port (IPv6 as [::1]:6379)`);
+  }
+  return addresses;
+}
+
+function readTls(env: Env, problems: string[]): boolean {
+  const tls = env.REDIS_TLS ?? "false";
+  if (tls !== "true" && tls !== "false") problems.push(`REDIS_TLS: expected true or false, got "${tls}"`);
+  return tls === "true";
 }
 
 function parseHostPort(entry: string): RedisNodeAddress | undefined {

@@ -30,7 +30,7 @@ const CLIENT_ERRORS = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const embedded = await resolveRedis(config, log);
   // Workers inherit REDIS_SENTINELS and its companions; otherwise they are told which Redis to use.
-  const redisUrl = config.redisSentinel ? undefined : (embedded?.url ?? config.redisUrl ?? config.redisLocalUrl);
+  const redisUrl = config.redisSentinel || config.redisCluster ? undefined : (embedded?.url ?? config.redisUrl ?? config.redisLocalUrl);
 
   const server = createServer();
   guardSockets(server, log);
@@ -111,9 +111,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   });
 }
 
-/** REDIS_URL (or Cloud Foundry's) or Sentinel if given; else a Redis on the local default; else our own. */
+/** REDIS_URL (or Cloud Foundry's), Sentinel or a cluster if given; else a Redis on the local default; else our own. */
 async function resolveRedis(config: Config, log: Logger): Promise<EmbeddedRedis | undefined> {
-  if (config.redisUrl || config.redisSentinel) return undefined;
+  if (config.redisUrl || config.redisSentinel || config.redisCluster) return undefined;
   const local = new URL(config.redisLocalUrl);
   if (await redisAnswers(local.hostname, Number(local.port || 6379))) {
     log.info({ url: config.redisLocalUrl }, "using the local Redis");

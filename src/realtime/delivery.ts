@@ -31,6 +31,11 @@ export interface Delivery {
    * and in id order. Holds of one socket run one after the other.
    */
   hold(socket: ChatSocket, work: (sent: Sent) => Promise<void>): Promise<void>;
+  /**
+   * Shows that `user` is typing to the other members of a room or to the peer of a DM, through
+   * the conversation's channel: only workers with sockets in it hear it.
+   */
+  typing(to: { room: StreamName } | { peer: string }, user: string): void;
   stop(): void;
 }
 
@@ -123,6 +128,16 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       if (feed.has(notice.stream)) feed.check(notice.stream, notice.id);
       else feed.subscribe(notice.stream, "0-0");
     },
+    // Typing is volatile: a socket that cannot take it now (a slow transport) does not get it later.
+    typing: (stream, user) => {
+      io.local
+        .to(stream)
+        .except(userChannel(user))
+        .volatile.emit("typing", { conversation: stream as Conversation, user });
+    },
+    typingTo: (user, from) => {
+      io.local.to(userChannel(user)).volatile.emit("typing", { conversation: `@${from}`, user: from });
+    },
   });
 
   /** The user's last socket here is gone: a pair stays followed while the other user has one. */
@@ -202,6 +217,7 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       chains.set(socket, settled);
       return next;
     },
+    typing: (to, user) => feed.signalTyping(to, user),
     stop: () => feed.stop(),
   };
 }

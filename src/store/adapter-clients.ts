@@ -22,15 +22,17 @@ function boundProxy(client: PubSubClient, overrides: Record<string, unknown>): P
  * (presence and typing are refreshed on reconnect; messages travel through the feed); a crash is not.
  */
 export function adapterPublisher(client: PubSubClient, onDropped: (err: unknown) => void): PubSubClient {
-  const publish = async (channel: string, message: string | Buffer): Promise<number> => {
-    try {
-      return await client.publish(channel, message);
-    } catch (err) {
-      onDropped(err);
-      return 0;
-    }
-  };
-  return boundProxy(client, { publish });
+  const dropping =
+    (method: "publish" | "sPublish") =>
+    async (channel: string, message: string | Buffer): Promise<number> => {
+      try {
+        return await client[method](channel, message);
+      } catch (err) {
+        onDropped(err);
+        return 0;
+      }
+    };
+  return boundProxy(client, { publish: dropping("publish"), sPublish: dropping("sPublish") });
 }
 
 export interface AdapterSubscriber {

@@ -1,5 +1,5 @@
 import type { UpdateKind } from "../domain/edits.js";
-import { type Conversation, pairOf, parseConversation, type StreamName } from "../domain/names.js";
+import { type Conversation, isUsername, pairOf, parseConversation, type StreamName } from "../domain/names.js";
 import { isStreamId, timestampOf } from "../domain/stream-ids.js";
 
 /**
@@ -109,4 +109,22 @@ export function parseNotice(payload: string): Notice | undefined {
   const [stream = "", id = "", prev = ""] = payload.split("\n");
   if (!PAIR.test(stream) || !isStreamId(id) || !isStreamId(prev)) return undefined;
   return { stream: stream as StreamName, id, prev };
+}
+
+/**
+ * A typing signal shares the channels of messages (a room's live channel, a user's notice channel),
+ * so it reaches exactly the workers that follow the conversation. Its first line is never a stream
+ * id nor a DM pair, so workers of an earlier version drop it as malformed.
+ */
+const TYPING = "typing\n";
+
+export function encodeTyping(user: string): string {
+  return `${TYPING}${user}`;
+}
+
+/** The typist of a typing signal; undefined when the payload is something else. */
+export function parseTyping(payload: string): string | undefined {
+  if (!payload.startsWith(TYPING)) return undefined;
+  const user = payload.slice(TYPING.length);
+  return isUsername(user) ? user : undefined;
 }

@@ -48,9 +48,10 @@ export type Page =
 
 export interface MessageStore {
   /**
-   * Stores once per (conversation, sender, clientId), lists a direct conversation on both sides and
-   * publishes the message on its conversation's live channel, atomically, if the sender's rate
-   * allows it. A retry of a stored message costs no token. An edit or a deletion takes the same path.
+   * If the sender's rate allows it, stores once per (conversation, sender, clientId) and publishes
+   * the message on its conversation's live channel, atomically; then lists a direct conversation
+   * on both sides before it resolves. A retry of a stored message gets its token back. An edit or
+   * a deletion takes the same path.
    * @throws AppError E_RATE_LIMITED; for an edit or deletion also E_NOT_FOUND (no such message),
    * E_FORBIDDEN (another user's) and E_CONFLICT (deleted).
    */
@@ -72,26 +73,52 @@ export interface MessageStoreOptions {
   dedupeSeconds: number;
   /** Waits for replicas after a batch is stored, before it is acknowledged (REDIS_WAIT_REPLICAS). */
   replicas?: ReplicaConfirmer;
+  /** Every key is on one server (KeyPlacement.oneShard): one script run per batch. Default true. */
+  oneShard?: boolean;
 }
 
-// One script per batch of sends (those that arrived in one event-loop iteration): per message,
-// dedupe, rate limit, store, remember the clientId, list a direct conversation on both sides and
-// publish it on its conversation's live channel with the id of its predecessor in the stream, so
-// a subscribed worker sees a gap (live-feed.ts). A message is either stored and published, or not
-// stored at all. The direct conversation is listed in the same step because a reconnecting
-// recipient reads its list to catch up. The rate limit is a GCRA (one integer per sender: the
-// time, in µs on Redis's clock, at which their budget is full again), shared by every worker and
-// host. Each redis.call costs a few µs of Redis CPU, so the script makes as few as it can.
+// The rate limit is a GCRA (one integer per sender: the time, in µs on Redis's clock, at which
+// their budget is full again), shared by every worker and host. It is charged by a script of its
+// own before the sends are stored: a sender's key and a conversation's keys are in different hash
+// slots of a Redis Cluster. KEYS: one rate key per message. ARGV per message: interval µs, burst
+// window µs. Returns per message the ms to wait, 0 when the token was taken.
+const CHARGE = lua(`
+local t = redis.call('TIME')
+local now = t[1] * 1000000 + t[2]
+local out = {}
+for i = 1, #KEYS do
+  local full = math.max(tonumber(redis.call('GET', KEYS[i])) or now, now) + tonumber(ARGV[2 * i - 1])
+  local over = full - now - tonumber(ARGV[2 * i])
+  if over > 0 then
+    out[i] = math.ceil(over / 1000)
+  else
+    redis.call('SET', KEYS[i], full, 'PX', math.ceil((full - now) / 1000))
+    out[i] = 0
+  end
+end
+return out`);
+
+// A retry of a stored message gives its token back. KEYS: rate key. ARGV: interval µs.
+const REFUND = lua(`
+local full = tonumber(redis.call('GET', KEYS[1]))
+if full then redis.call('SET', KEYS[1], full - tonumber(ARGV[1]), 'KEEPTTL') end
+return 1`);
+
+// One script per batch of sends to one hash slot (every conversation on a single Redis): per
+// message, dedupe, store, remember the clientId and publish it on its conversation's live channel
+// with the id of its predecessor in the stream, so a subscribed worker sees a gap (live-feed.ts).
+// A message is either stored and published, or not stored at all. Each redis.call costs a few µs
+// of Redis CPU, so the script makes as few as it can.
 // An edit or a deletion (kind 'edit' or 'delete', of a message id) takes the same path, so it is
-// ordered, deduplicated, rate limited and published like a message; it is checked first (the
-// message exists, is a message, is the sender's, is not deleted) and also records the message's
-// state in the conversation's overlay (store/edits.ts), which is pruned of messages trimmed away.
-// KEYS per message: log, dedupe, rate, sender's directs, recipient's directs (for a room, the
-// sender's twice, untouched), live channel, overlay. ARGV: history limit, dedupe seconds, then per
-// message: from, text, clientId, to, interval µs, burst window µs, kind ('' for a message), of.
-// Returns, per message: id ('' when refused), created (1/0), ms to wait (refused), the id before
-// it in its stream ('0-0' if none), 1 when it opened a direct conversation on either side, and why
-// an edit or deletion was refused ('' if it was not: 'not_found', 'forbidden' or 'deleted').
+// ordered, deduplicated and published like a message; it is checked first (the message exists, is
+// a message, is the sender's, is not deleted) and also records the message's state in the
+// conversation's overlay (store/edits.ts), which is pruned of messages trimmed away.
+// KEYS per message: log, dedupe, live channel, overlay (one hash tag: the conversation). ARGV:
+// history limit, dedupe seconds, then per message: from, text, clientId, to, kind ('' for a
+// message), of.
+// Returns, per message: id ('' when refused), created (1/0), the id before it in its stream ('0-0'
+// if none), why an edit or deletion was refused ('' if it was not: 'not_found', 'forbidden' or
+// 'deleted').
 const SEND = lua(`
 local function older(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -123,55 +150,40 @@ local function prune(log, overlay, limit)
   end
   for j = 1, #stale, 500 do redis.call('HDEL', overlay, unpack(stale, j, math.min(j + 499, #stale))) end
 end
-local t = redis.call('TIME')
-local now = t[1] * 1000000 + t[2]
 local out = {}
 local newest = {}
-for i = 0, #KEYS / 7 - 1 do
-  local log, dedupe, rate, live, overlay = KEYS[1 + 7 * i], KEYS[2 + 7 * i], KEYS[3 + 7 * i], KEYS[6 + 7 * i], KEYS[7 + 7 * i]
-  local a = 3 + 8 * i
-  local from, text, cid, to, kind, target = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 6], ARGV[a + 7]
+for i = 0, #KEYS / 4 - 1 do
+  local log, dedupe, live, overlay = KEYS[1 + 4 * i], KEYS[2 + 4 * i], KEYS[3 + 4 * i], KEYS[4 + 4 * i]
+  local a = 3 + 6 * i
+  local from, text, cid, to, kind, target = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local existing = redis.call('GET', dedupe)
   local refused = ''
   if not existing and kind ~= '' then refused = refusal(log, overlay, from, target) end
   if existing then
     local before = redis.call('XREVRANGE', log, '(' .. existing, '-', 'COUNT', 1)
-    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = 0
-    out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = 0; out[#out + 1] = ''
+    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = ''
   elseif refused ~= '' then
-    out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = 0; out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = refused
+    out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = ''; out[#out + 1] = refused
   else
-    local full = math.max(tonumber(redis.call('GET', rate)) or now, now) + tonumber(ARGV[a + 4])
-    local over = full - now - tonumber(ARGV[a + 5])
-    if over > 0 then
-      out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = math.ceil(over / 1000); out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = ''
-    else
-      redis.call('SET', rate, full, 'PX', math.ceil((full - now) / 1000))
-      local prev = newest[log]
-      if not prev then
-        local top = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
-        prev = top[1] and top[1][1] or '0-0'
-      end
-      local direct = string.sub(to, 1, 1) == '@'
-      local entry = {log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid}
-      if direct then entry[#entry + 1] = 'to'; entry[#entry + 1] = to end
-      if kind ~= '' then
-        entry[#entry + 1] = 'kind'; entry[#entry + 1] = kind; entry[#entry + 1] = 'of'; entry[#entry + 1] = target
-      end
-      local id = redis.call('XADD', unpack(entry))
-      local opened = 0
-      if direct then
-        opened = redis.call('SADD', KEYS[4 + 7 * i], to) + redis.call('SADD', KEYS[5 + 7 * i], '@' .. from)
-      end
-      if kind ~= '' then
-        redis.call('HSET', overlay, target, kind == 'delete' and 'd' or 'e' .. text)
-        prune(log, overlay, tonumber(ARGV[1]))
-      end
-      newest[log] = id
-      redis.call('SET', dedupe, id, 'EX', ARGV[2])
-      redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. kind .. '\\n' .. target .. '\\n' .. text)
-      out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = 0; out[#out + 1] = prev; out[#out + 1] = math.min(opened, 1); out[#out + 1] = ''
+    local prev = newest[log]
+    if not prev then
+      local top = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+      prev = top[1] and top[1][1] or '0-0'
     end
+    local entry = {log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid}
+    if string.sub(to, 1, 1) == '@' then entry[#entry + 1] = 'to'; entry[#entry + 1] = to end
+    if kind ~= '' then
+      entry[#entry + 1] = 'kind'; entry[#entry + 1] = kind; entry[#entry + 1] = 'of'; entry[#entry + 1] = target
+    end
+    local id = redis.call('XADD', unpack(entry))
+    if kind ~= '' then
+      redis.call('HSET', overlay, target, kind == 'delete' and 'd' or 'e' .. text)
+      prune(log, overlay, tonumber(ARGV[1]))
+    end
+    newest[log] = id
+    redis.call('SET', dedupe, id, 'EX', ARGV[2])
+    redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. kind .. '\\n' .. target .. '\\n' .. text)
+    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = prev; out[#out + 1] = ''
   end
 end
 return out`);
@@ -190,9 +202,27 @@ const REFUSALS: Record<string, AppError> = {
 
 interface PendingSend {
   message: NewMessage;
-  rate: SendRate;
+  stream: StreamName;
+  /** The sender's rate: µs per token. */
+  interval: number;
+  burst: number;
+  /** How long its sender must wait for a token; 0 once one was taken for it. */
+  waitMs: number;
   resolve(appended: Appended): void;
   reject(err: unknown): void;
+}
+
+/** The sends in groups of one key each, in their order; or all together when `together`. */
+function groupBy(sends: PendingSend[], together: boolean, keyOf: (send: PendingSend) => string): PendingSend[][] {
+  if (together) return sends.length > 0 ? [sends] : [];
+  const groups = new Map<string, PendingSend[]>();
+  for (const send of sends) {
+    const key = keyOf(send);
+    const group = groups.get(key);
+    if (group) group.push(send);
+    else groups.set(key, [send]);
+  }
+  return [...groups.values()];
 }
 
 export function createMessageStore(redis: Redis, keys: Keys, options: MessageStoreOptions): MessageStore {
@@ -235,65 +265,113 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
 
   let pending: PendingSend[] = [];
   const { replicas } = options;
+  const oneShard = options.oneShard ?? true;
+  const rateKey = (send: PendingSend): string => keys.rate("send", usernameKey(send.message.from));
+  const dedupeKey = ({ stream, message }: PendingSend): string => keys.dedupe(stream, message.from, message.clientId);
 
-  const runBatch = async (batch: PendingSend[]): Promise<void> => {
+  /**
+   * Takes a token per send; rejects those over their sender's rate, unless stored already (a retry
+   * is answered with its id even while its sender is limited). Returns the others.
+   */
+  const charge = async (group: PendingSend[]): Promise<PendingSend[]> => {
+    const args = group.flatMap((send) => [String(send.interval), String(send.interval * send.burst)]);
+    let stored: boolean[];
+    try {
+      const waits = (await guarded(() => CHARGE.run(redis, group.map(rateKey), args))) as number[];
+      group.forEach((send, i) => {
+        send.waitMs = Number(waits[i]);
+      });
+      stored = await guarded(() => Promise.all(group.map(async (send) => send.waitMs > 0 && (await redis.exists(dedupeKey(send))) === 1)));
+    } catch (err) {
+      for (const send of group) send.reject(err);
+      return [];
+    }
+    return group.filter((send, i) => {
+      if (send.waitMs <= 0 || stored[i]) return true;
+      send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(send.waitMs / 1000)));
+      return false;
+    });
+  };
+
+  /**
+   * Lists a direct conversation on both sides; true when that opened it on either. Done after the
+   * message is stored (each user's list is in that user's hash slot), on a retry too, and before
+   * the ack: a reconnecting recipient reads the list to catch up.
+   */
+  const listDirect = async ({ message }: PendingSend): Promise<boolean> => {
+    if (!isDirect(message.to)) return false;
+    const added = await Promise.all([
+      redis.sAdd(keys.userDirects(message.from), message.to),
+      redis.sAdd(keys.userDirects(peerOf(message.to)), `@${message.from}`),
+    ]);
+    return added.some((count) => count > 0);
+  };
+
+  /** Stores the sends of one hash slot (of every conversation on a single Redis) and acks them. */
+  const store = async (group: PendingSend[]): Promise<void> => {
     const scriptKeys: string[] = [];
     const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds)];
-    const streams: StreamName[] = [];
-    for (const { message, rate } of batch) {
-      const stream = streamOf(message.to, message.from);
-      streams.push(stream);
-      const senderDirects = keys.userDirects(message.from);
-      const recipientDirects = isDirect(message.to) ? keys.userDirects(peerOf(message.to)) : senderDirects;
-      scriptKeys.push(
-        keys.logOf(stream),
-        keys.dedupe(stream, message.from, message.clientId),
-        keys.rate("send", usernameKey(message.from)),
+    for (const send of group) {
+      const { message, stream } = send;
+      scriptKeys.push(keys.logOf(stream), dedupeKey(send), keys.live(stream), keys.edits(stream));
+      scriptArgs.push(
+        message.from,
+        message.text,
+        message.clientId,
+        message.to,
+        message.update?.kind ?? "",
+        message.update?.messageId ?? "",
       );
-      scriptKeys.push(senderDirects, recipientDirects, keys.live(stream), keys.edits(stream));
-      const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
-      const { update } = message;
-      scriptArgs.push(message.from, message.text, message.clientId, message.to, String(interval), String(interval * rate.burst));
-      scriptArgs.push(update?.kind ?? "", update?.messageId ?? "");
     }
-    let replies: (string | number)[];
+    let replies: string[];
+    let opened: boolean[];
     try {
-      replies = (await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[];
-      if (replicas) await guarded(() => replicas.confirm());
+      replies = ((await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[]).map(String);
+      opened = await guarded(() => Promise.all(group.map(listDirect)));
+      if (replicas) {
+        const written = group.flatMap(({ message, stream }) =>
+          isDirect(message.to)
+            ? [keys.logOf(stream), keys.userDirects(message.from), keys.userDirects(peerOf(message.to))]
+            : [keys.logOf(stream)],
+        );
+        await guarded(() => replicas.confirm(written));
+      }
     } catch (err) {
-      for (const send of batch) send.reject(err);
+      for (const send of group) send.reject(err);
       return;
     }
-    batch.forEach((send, i) => {
-      const [id, created, waitMs, prev, opened, refused] = replies.slice(6 * i, 6 * i + 6).map(String) as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
+    group.forEach((send, i) => {
+      const [id, created, prev, refused] = replies.slice(4 * i, 4 * i + 4) as [string, string, string, string];
       if (refused !== "") {
+        // Nothing was written: the token taken for it goes back.
+        if (send.waitMs <= 0) REFUND.run(redis, [rateKey(send)], [String(send.interval)]).catch(() => undefined);
         send.reject(REFUSALS[refused] ?? new Error(`send script refused: ${refused}`));
-        return;
-      }
-      if (Number(waitMs) > 0) {
-        send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(Number(waitMs) / 1000)));
         return;
       }
       const appended = { id, ts: timestampOf(id), created: created === "1" };
       const { to, from } = send.message;
+      if (!appended.created && send.waitMs <= 0) {
+        // The sender was charged before it was known that this one is stored already.
+        REFUND.run(redis, [rateKey(send)], [String(send.interval)]).catch(() => undefined);
+      }
       // A worker follows a DM pair only once it knows it: both users' workers are told of a pair
       // that just opened, and again on a retry (its first try may have died before telling them).
       // The ack waits for the notices, so an acknowledged message is always announced.
-      if (isDirect(to) && (opened === "1" || !appended.created)) {
-        const notice = encodeNotice({ stream: streams[i] as StreamName, id, prev });
+      if (isDirect(to) && (opened[i] || !appended.created)) {
+        const notice = encodeNotice({ stream: send.stream, id, prev });
         const told = [from, peerOf(to)].map((user) => guarded(() => redis.sPublish(keys.notices(user), notice)));
         Promise.all(told).then(() => send.resolve(appended), send.reject);
       } else {
         send.resolve(appended);
       }
     });
+  };
+
+  // Charged per sender's hash slot, stored per conversation's (one run each on a single Redis).
+  // Commands on one connection run in order, so a sender's sends keep their order.
+  const runBatch = async (batch: PendingSend[]): Promise<void> => {
+    const allowed = (await Promise.all(groupBy(batch, oneShard, rateKey).map(charge))).flat();
+    await Promise.all(groupBy(allowed, oneShard, (send) => send.stream).map(store));
   };
 
   /** The sends of one event-loop iteration share a script run (one command, one Redis call). */
@@ -307,7 +385,8 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     append(message, rate) {
       return new Promise<Appended>((resolve, reject) => {
         if (pending.length === 0) setImmediate(flush);
-        pending.push({ message, rate, resolve, reject });
+        const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
+        pending.push({ message, stream: streamOf(message.to, message.from), interval, burst: rate.burst, waitMs: 0, resolve, reject });
       });
     },
 

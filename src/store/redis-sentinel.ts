@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ClientOfflineError, createSentinel, type RedisSentinelOptions, type RedisSentinelType, TimeoutError } from "@redis/client";
 import type { SentinelConfig } from "../config.js";
 import type { Logger } from "../lib/logger.js";
-import { HANG_TIMEOUT_MS, type Redis, type RedisClients, reconnectDelay, WRITE_BUFFER_BYTES } from "./redis.js";
+import { HANG_TIMEOUT_MS, oneServer, type Redis, type RedisClients, reconnectDelay, WRITE_BUFFER_BYTES } from "./redis.js";
 
 type NodeSocketOptions = NonNullable<NonNullable<RedisSentinelOptions["nodeClientOptions"]>["socket"]>;
 
@@ -59,8 +59,11 @@ export async function connectSentinelClients(config: SentinelConfig, log: Logger
   const main: Redis = sentinel;
   log.info({ primary: sentinel.getMasterNode() }, "redis primary found through sentinel");
 
+  const gatedMain = gated(main, gate);
   return {
-    main: gated(main, gate),
+    main: gatedMain,
+    placement: oneServer(gatedMain),
+    shardedAdapter: false,
     // The sentinel's pub/sub connection is re-subscribed after a failover; the primary answering
     // again (after any connection error, a failover included) is when what was published
     // meanwhile must be read from the streams.

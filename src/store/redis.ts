@@ -7,12 +7,13 @@ import {
   createClient,
   DisconnectsClientError,
   type RedisClientType,
+  type RedisClusterType,
   type RedisSentinelType,
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   TimeoutError,
 } from "@redis/client";
-import type { SentinelConfig } from "../config.js";
+import type { ClusterConfig, SentinelConfig } from "../config.js";
 import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 
@@ -48,6 +49,8 @@ export type Redis = Pick<
   | "sCard"
   | "sMembers"
   | "sIsMember"
+  | "sRandMember"
+  | "sScan"
   | "xAdd"
   | "xRange"
   | "xRevRange"
@@ -58,6 +61,7 @@ export type Redis = Pick<
   | "publish"
   | "sPublish"
   | "zAdd"
+  | "zRem"
   | "zRange"
   | "wait"
 >;
@@ -68,8 +72,10 @@ export type Redis = Pick<
  */
 export type PubSubClient = Pick<
   RedisSentinelType,
-  "publish" | "subscribe" | "pSubscribe" | "sSubscribe" | "unsubscribe" | "pUnsubscribe" | "sUnsubscribe"
->;
+  "publish" | "sPublish" | "subscribe" | "pSubscribe" | "sSubscribe" | "unsubscribe" | "pUnsubscribe"
+> &
+  // A cluster's takes the channels it routes by; the others take them too.
+  Pick<RedisClusterType, "sUnsubscribe">;
 
 type SocketOptions = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["socket"]>;
 
@@ -116,10 +122,35 @@ export interface LiveSubscriber {
   onRestored(listener: () => void): () => void;
 }
 
+/** A primary's connection as WAIT and INFO need it: WAIT counts the writes made on that connection. */
+export type ReplicaNode = Pick<Redis, "wait" | "info">;
+
+/** Where keys live, as far as the stores must know it. */
+export interface KeyPlacement {
+  /**
+   * Every key is on one server, so one script may touch the keys of several conversations (one
+   * run for a batch of sends). On a Redis Cluster a script touches one hash slot.
+   */
+  readonly oneShard: boolean;
+  /** The connection that wrote `key` on its primary. */
+  nodeFor(key: string): Promise<ReplicaNode>;
+}
+
+/** The placement of a standalone Redis or a Sentinel-managed primary: one server, one connection. */
+export function oneServer(redis: ReplicaNode): KeyPlacement {
+  return { oneShard: true, nodeFor: async () => redis };
+}
+
 /** Every Redis connection a worker holds, whatever the topology. */
 export interface RedisClients {
   /** Commands of every store; after a failover, the new primary's. */
   readonly main: Redis;
+  readonly placement: KeyPlacement;
+  /**
+   * The socket.io adapter must use sharded pub/sub (createShardedAdapter): a Redis Cluster
+   * forwards classic PUBLISH to every node, which would not scale with shards.
+   */
+  readonly shardedAdapter: boolean;
   /** The live delivery path's sharded pub/sub subscriber, a connection of its own on the same primary. */
   readonly live: LiveSubscriber;
   /** The socket.io adapter's publishing and subscribing clients (the subscriber made on first call). */
@@ -128,16 +159,21 @@ export interface RedisClients {
   close(): Promise<void>;
 }
 
-export type RedisTarget = { url: string; sentinel?: undefined } | { url?: undefined; sentinel: SentinelConfig };
+export type RedisTarget = { url: string } | { sentinel: SentinelConfig } | { cluster: ClusterConfig };
 
 /**
- * The one client factory: a standalone Redis by URL, or a Sentinel-managed primary. Commands fail
- * fast with an outage error (E_UNAVAILABLE for the client) while the primary is unreachable.
+ * The one client factory: a standalone Redis by URL, a Sentinel-managed primary or a Redis
+ * Cluster. Commands fail fast with an outage error (E_UNAVAILABLE for the client) while the
+ * primary of their keys is unreachable.
  */
 export async function connectRedisClients(target: RedisTarget, log: Logger): Promise<RedisClients> {
-  if (target.sentinel) {
+  if ("sentinel" in target) {
     const { connectSentinelClients } = await import("./redis-sentinel.js");
     return connectSentinelClients(target.sentinel, log);
+  }
+  if ("cluster" in target) {
+    const { connectClusterClients } = await import("./redis-cluster.js");
+    return connectClusterClients(target.cluster, log);
   }
   const url = target.url;
   const main = await connectRedis({ url, name: "main", log });
@@ -147,6 +183,8 @@ export async function connectRedisClients(target: RedisTarget, log: Logger): Pro
   const all: RedisClient[] = [main, live];
   return {
     main,
+    placement: oneServer(main),
+    shardedAdapter: false,
     live: {
       client: live,
       onRestored(listener) {
@@ -276,7 +314,9 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (OUTAGES.some((type) => err instanceof type)) return true;
   // Replies of a Redis that is up but cannot serve yet (loading its AOF, a replica mid-failover).
-  return /^(LOADING|READONLY|MASTERDOWN|BUSY)\b|ECONNREFUSED|ECONNRESET|EPIPE/.test(err.message);
+  // On a Redis Cluster also the replies of a shard that has no master yet (CLUSTERDOWN) or whose
+  // keys are moving (TRYAGAIN).
+  return /^(LOADING|READONLY|MASTERDOWN|BUSY|CLUSTERDOWN|TRYAGAIN)\b|ECONNREFUSED|ECONNRESET|EPIPE/.test(err.message);
 }
 
 /** Maps Redis outages to E_UNAVAILABLE (the client should retry); anything else is re-thrown. */

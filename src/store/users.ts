@@ -18,26 +18,29 @@ export interface UserStore {
   displayName(name: string): Promise<string | undefined>;
 }
 
-// One script so an account never exists without its #general membership.
+// One step, so two registrations of one name cannot both succeed.
 const CREATE = lua(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'hash', ARGV[2], 'created', ARGV[3])
-redis.call('SADD', KEYS[2], ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[4], 0, ARGV[4])
 return 1`);
 
 export function createUserStore(redis: Redis, keys: Keys): UserStore {
   return {
     async create(account) {
       const created = await guarded(() =>
-        CREATE.run(
-          redis,
-          [keys.user(account.name), keys.userRooms(account.name), keys.roomMembers(GENERAL_ROOM), keys.roomIndex],
-          [account.name, account.passwordHash, String(account.created), GENERAL_ROOM],
-        ),
+        CREATE.run(redis, [keys.user(account.name)], [account.name, account.passwordHash, String(account.created)]),
       );
-      return created === 1;
+      if (created !== 1) return false;
+      // The membership keys are in other hash slots than the account: added next, each idempotent.
+      // Should this fail, the account's first connection adds them (realtime/connection.ts).
+      await guarded(() =>
+        Promise.all([
+          redis.sAdd(keys.userRooms(account.name), GENERAL_ROOM),
+          redis.sAdd(keys.roomMembers(GENERAL_ROOM), account.name),
+          redis.zAdd(keys.roomIndex, { score: 0, value: GENERAL_ROOM }),
+        ]),
+      );
+      return true;
     },
     async find(name) {
       const fields = await guarded(() => redis.hGetAll(keys.user(name)));

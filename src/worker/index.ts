@@ -2,26 +2,28 @@ import cluster from "node:cluster";
 import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createAdapter as createRedisAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createRedisAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { API_BODY_BYTES, createApp } from "../http/app.js";
-import { createSessionMiddleware } from "../http/session.js";
 import { createHashGate } from "../lib/hash-gate.js";
 import { isPrimaryMessage, sendToPrimary } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters, createMetricsRegistry } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
+import { createSessionMiddleware } from "../session/middleware.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { createKeys } from "../store/keys.js";
 import { createLiveFeed } from "../store/live-feed.js";
 import { createLoginLimits } from "../store/login-limits.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
+import { createPresenceNotices } from "../store/presence-notices.js";
 import { createRateLimiter } from "../store/rate-limits.js";
 import { createReadStateStore } from "../store/read-state.js";
 import { connectRedisClients, type RedisClients, type RedisTarget } from "../store/redis.js";
 import { replicaConfirmer } from "../store/replication.js";
+import { createRoomAccessStore } from "../store/room-access.js";
 import { createRoomStore } from "../store/rooms.js";
 import { createSearchStore } from "../store/search.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
@@ -67,7 +69,7 @@ export interface StopOptions {
  * concrete objects are wired together; tests build as many as they need in one process.
  */
 export async function createWorker(config: Config, log: Logger): Promise<ChatWorker> {
-  const target: RedisTarget = config.redisSentinel ? { sentinel: config.redisSentinel } : { url: config.redisUrl ?? config.redisLocalUrl };
+  const target = redisTargetOf(config);
   const instance = `${config.hostName}/${process.pid}`;
   const keys = createKeys(config.redisPrefix);
   const clients = await connectRedisClients(target, log);
@@ -82,14 +84,17 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   );
   const users = createUserStore(redis, keys);
   const limiter = createRateLimiter(redis, keys);
-  const rooms = createRoomStore(redis, keys, limiter, { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate });
+  const roomLimits = { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate };
+  const rooms = createRoomStore(redis, keys, limiter, roomLimits);
+  const access = createRoomAccessStore(redis, keys, limiter, roomLimits);
   await rooms.migrate();
   const presence = createPresenceStore(redis, keys, `${instance}#${randomUUID().slice(0, 8)}`, config.presenceTtlSeconds);
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
   const messages = createMessageStore(redis, keys, {
     historyLimit: config.limits.historyLimit,
     dedupeSeconds: DEDUPE_SECONDS,
-    replicas: config.redisWait.replicas > 0 ? replicaConfirmer(redis, config.redisWait, log) : undefined,
+    oneShard: clients.placement.oneShard,
+    replicas: config.redisWait.replicas > 0 ? replicaConfirmer(clients.placement, config.redisWait, log) : undefined,
   });
 
   let accepting = false;
@@ -132,6 +137,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     instance,
     users,
     rooms,
+    access,
     messages,
     presence,
     limiter,
@@ -141,6 +147,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
     openFeed: (handlers) => createLiveFeed(clients.live, redis, keys, handlers, log, counters),
+    openPresenceNotices: (heard) => createPresenceNotices(clients.live, redis, keys, heard, log),
     adapter,
   });
   const live = realtime;
@@ -177,6 +184,12 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   };
 }
 
+function redisTargetOf(config: Config): RedisTarget {
+  if (config.redisCluster) return { cluster: config.redisCluster };
+  if (config.redisSentinel) return { sentinel: config.redisSentinel };
+  return { url: config.redisUrl ?? config.redisLocalUrl };
+}
+
 async function buildAdapter(config: Config, clients: RedisClients, log: Logger) {
   const none = async () => undefined;
   if (config.adapter === "cluster") {
@@ -188,7 +201,9 @@ async function buildAdapter(config: Config, clients: RedisClients, log: Logger) 
   const { pub, sub } = await clients.adapterClients();
   const publisher = adapterPublisher(pub, (err) => log.debug({ err }, "broadcast to other workers dropped"));
   const subscriber = adapterSubscriber(sub);
-  const adapter = createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
+  const adapter = clients.shardedAdapter
+    ? createShardedAdapter(publisher, subscriber.client, { channelPrefix: `${config.redisPrefix}socket.io` })
+    : createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
   return { adapter, subscribed: subscriber.subscribed };
 }
 

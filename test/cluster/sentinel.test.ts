@@ -3,9 +3,10 @@ import { createClient } from "@redis/client";
 import t from "tap";
 import type { Conversation } from "../../src/domain/names.js";
 import { createKeys } from "../../src/store/keys.js";
-import { api, registerUser } from "../helpers/clients.js";
+import { api } from "../helpers/clients.js";
 import { startCluster } from "../helpers/cluster.js";
 import { ReliableClient } from "../helpers/reliable-client.js";
+import { startRoomLoad } from "../helpers/room-load.js";
 import { startSentinelSet } from "../helpers/sentinel.js";
 import { until } from "../helpers/until.js";
 
@@ -31,33 +32,10 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
   });
   t.teardown(() => cluster.stop());
 
-  const users = await Promise.all(Array.from({ length: CLIENTS }, () => registerUser(cluster.url, "ha")));
-  const clients = users.map(({ user, cookie }) => new ReliableClient(cluster.url, cookie, user));
-  const refusals: string[] = [];
-  for (const client of clients) client.socket.on("connect_error", (err) => refusals.push(err.message));
-  t.teardown(() => {
-    for (const client of clients) client.close();
-  });
-  await Promise.all(clients.map((client) => client.ready()));
-  const members = new Map<string, Set<string>>(ROOMS.map((room) => [room, new Set<string>()]));
-  await Promise.all(
-    clients.map(async (client, i) => {
-      const room = ROOMS[i % ROOMS.length] as string;
-      const ack = await client.call("room:join", { room });
-      if (!ack.ok) throw new Error(`join failed: ${ack.error.code}`);
-      members.get(room)?.add(client.user);
-    }),
-  );
-
-  let sending = true;
-  const ticker = setInterval(() => {
-    for (const [i, client] of clients.entries()) {
-      if (sending) client.send(ROOMS[i % ROOMS.length] as string, `m${Date.now()}`);
-      client.flush();
-    }
-  }, SEND_EVERY_MS);
-  t.teardown(() => clearInterval(ticker));
-  const ackedNow = () => clients.reduce((n, c) => n + c.acked.length, 0);
+  const load = await startRoomLoad(cluster.url, { clients: CLIENTS, rooms: ROOMS, sendEveryMs: SEND_EVERY_MS });
+  t.teardown(() => load.close());
+  const { users, clients, refusals } = load;
+  const ackedNow = () => load.ackedCount();
 
   await until(() => ackedNow() >= CLIENTS * 10, "sends are acknowledged before the kill", 15_000);
   const killedAt = Date.now();
@@ -78,11 +56,7 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
   t.comment(`sentinel promoted the replica ${promotedMs} ms after the kill`);
 
   // Sends resume: a message stored after the kill (its id is Redis's clock) is acknowledged.
-  const storedAfterKill = () =>
-    clients
-      .flatMap((c) => c.acked)
-      .filter((m) => Number(m.id.split("-")[0]) > killedAt)
-      .map((m) => Number(m.id.split("-")[0]));
+  const storedAfterKill = () => load.storedAfter(killedAt);
   await until(() => storedAfterKill().length > 0, "sends resume after the failover", 15_000);
   const outageMs = Math.min(...storedAfterKill()) - killedAt;
   for (const line of cluster.logs.filter((l) => typeof l.time === "number" && (l.time as number) > killedAt && /redis/.test(l.msg ?? ""))) {
@@ -95,12 +69,7 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
   await until(() => late.epoch > 0, "the tab opened during the failover connects", 15_000);
 
   // Sessions made before the failover are still valid.
-  const sessions = await Promise.all(users.map(({ cookie }) => api(cluster.url, "/api/session", undefined, cookie)));
-  t.same(
-    sessions.map((reply) => reply.status),
-    users.map(() => 200),
-    "every session created before the failover is valid",
-  );
+  t.ok((await load.sessionsValid()).every(Boolean), "every session created before the failover is valid");
 
   // The old primary comes back: sentinel makes it a replica of the new one; clients see nothing.
   await sleep(2000);
@@ -122,11 +91,7 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
     "no client reconnected while the old primary rejoined",
   );
 
-  // Drain: stop sending, retry until every send is acked, let deliveries settle.
-  sending = false;
-  await until(() => clients.every((c) => c.unacked === 0), "every send is eventually acknowledged", 20_000);
-  clearInterval(ticker);
-  await sleep(1500);
+  await load.drain();
 
   // Every acked message is on the new primary, and reached every member of its room exactly once.
   const keys = createKeys(PREFIX);
@@ -140,17 +105,7 @@ t.test("sentinel > primary killed -9 under load > replica promoted, sends resume
     const stored = new Set(entries.map((entry) => entry.id));
     missingInStore += acked.filter((m) => m.to === room && !stored.has(m.id)).length;
   }
-  let lost = 0;
-  let duplicates = 0;
-  for (const client of clients) {
-    for (const room of ROOMS) {
-      if (!members.get(room)?.has(client.user)) continue;
-      const arrived = client.arrivals.get(room) ?? [];
-      const seen = new Set(arrived);
-      duplicates += arrived.length - seen.size;
-      lost += acked.filter((m) => m.to === room && !seen.has(m.id)).length;
-    }
-  }
+  const { lost, duplicates } = load.deliveries();
   t.comment(`${acked.length} messages acknowledged, ${set.name} primary now on ${replica.port}`);
   t.equal(missingInStore, 0, "0 acknowledged messages missing from the new primary");
   t.equal(lost, 0, "0 acknowledged messages lost to any member");

@@ -1,3 +1,4 @@
+import { createClient } from "@redis/client";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
 
 export { freePort } from "../../src/lib/redis-server.js";
@@ -7,4 +8,45 @@ export type TestRedis = RedisServerProcess;
 /** A private redis-server on a free loopback port, with AOF on so a restart keeps its data. */
 export function startRedis(): Promise<TestRedis> {
   return startRedisServer({ args: ["--appendonly", "yes", "--protected-mode", "yes"] });
+}
+
+/** The Redis a suite's servers share, and the environment that points a server at it. */
+export interface RedisUnderTest {
+  /** REDIS_URL, or REDIS_CLUSTER_NODES. */
+  env: Record<string, string>;
+  /** The reply of the node that serves `key` (on a cluster, the master of its slot). */
+  commandFor(key: string, args: string[]): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A standalone redis-server, or a Redis Cluster of 3 masters and 3 replicas when
+ * CHAT_TEST_REDIS=cluster: a suite written against this runs unchanged on either topology
+ * (`test/integration/*.cluster.test.ts` run theirs on a cluster).
+ */
+export async function startRedisUnderTest(): Promise<RedisUnderTest> {
+  const topology = process.env.CHAT_TEST_REDIS ?? "standalone";
+  if (topology === "cluster") {
+    const { startRedisCluster } = await import("./redis-cluster.js");
+    const cluster = await startRedisCluster();
+    return {
+      env: { REDIS_CLUSTER_NODES: cluster.nodeList },
+      commandFor: async (key, args) => cluster.command(await cluster.masterOf(key), args),
+      stop: cluster.stop,
+    };
+  }
+  if (topology !== "standalone") throw new Error(`CHAT_TEST_REDIS: expected standalone or cluster, got "${topology}"`);
+  const redis = await startRedis();
+  return { env: { REDIS_URL: redis.url }, commandFor: (_key, args) => commandOn(redis.url, args), stop: redis.stop };
+}
+
+async function commandOn(url: string, args: string[]): Promise<unknown> {
+  const client = createClient({ url });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
 }

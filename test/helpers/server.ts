@@ -33,10 +33,11 @@ export const LOOSE_LIMITS: Record<string, string> = {
 /**
  * One worker in this process, listening on a free loopback port. Several of them sharing one Redis
  * (and prefix) behave like workers of a cluster, or hosts behind a balancer.
+ * @param redis a Redis URL, or the environment of another topology (RedisUnderTest).
  */
-export async function startServer(redisUrl: string, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startServer(redis: string | { env: Record<string, string> }, env: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig({
-    REDIS_URL: redisUrl,
+    ...(typeof redis === "string" ? { REDIS_URL: redis } : redis.env),
     REDIS_PREFIX: `t${randomUUID().slice(0, 8)}:`,
     LOG_LEVEL: "silent",
     ...LOOSE_LIMITS,

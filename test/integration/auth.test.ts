@@ -6,14 +6,14 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import t from "tap";
 import { api, connect, PASSWORD, registerUser, settle, uniqueName } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
+import { startRedisUnderTest } from "../helpers/redis.js";
 import { startServer } from "../helpers/server.js";
 
-const redis = await startRedis();
+const redis = await startRedisUnderTest();
 t.teardown(() => redis.stop());
-const server = await startServer(redis.url);
+const server = await startServer(redis);
 // A second worker on the same Redis and prefix, as in a cluster.
-const other = await startServer(redis.url, { REDIS_PREFIX: server.config.redisPrefix });
+const other = await startServer(redis, { REDIS_PREFIX: server.config.redisPrefix });
 t.teardown(async () => {
   await server.stop();
   await other.stop();
@@ -70,7 +70,7 @@ t.test("POST /api/login > wrong password or unknown user > 401 with one generic 
 });
 
 t.test("POST /api/login > too many failures > 429 E_RATE_LIMITED", async (t) => {
-  const strict = await startServer(redis.url, { LOGIN_RATE: "3" });
+  const strict = await startServer(redis, { LOGIN_RATE: "3" });
   t.teardown(() => strict.stop());
   const { user } = await registerUser(strict.url);
   for (let i = 0; i < 3; i++) await api(strict.url, "/api/login", { username: user, password: "wrong password" });

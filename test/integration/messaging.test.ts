@@ -3,14 +3,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
+import { createKeys } from "../../src/store/keys.js";
 import { type ChatClient, call, connect, inbox, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
+import { startRedisUnderTest } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
-const redis = await startRedis();
+const redis = await startRedisUnderTest();
 t.teardown(() => redis.stop());
-const a = await startServer(redis.url, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
-const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix, HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
+const a = await startServer(redis, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
+const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix, HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
 t.teardown(async () => {
   await a.stop();
   await b.stop();
@@ -49,7 +50,7 @@ t.test("room:join > new room > created, joined, empty history; rooms:list counts
   const alice = await user();
   const bob = await user(b);
   const name = room();
-  t.same(await join(alice.socket, name), { room: name, history: [] });
+  t.same(await join(alice.socket, name), { room: name, history: [], private: false });
   await join(bob.socket, name.toUpperCase());
   const list = await call<{ rooms: { room: string; members: number }[] }>(alice.socket, "rooms:list", {});
   t.ok(list.ok);
@@ -249,8 +250,8 @@ t.test("validation > an event the server does not know > E_INVALID, whatever its
 });
 
 t.test("rate limit > one user's two sockets on two workers > share one budget", async (t) => {
-  const strictA = await startServer(redis.url, { SEND_RATE: "1", SEND_BURST: "3" });
-  const strictB = await startServer(redis.url, { REDIS_PREFIX: strictA.config.redisPrefix, SEND_RATE: "1", SEND_BURST: "3" });
+  const strictA = await startServer(redis, { SEND_RATE: "1", SEND_BURST: "3" });
+  const strictB = await startServer(redis, { REDIS_PREFIX: strictA.config.redisPrefix, SEND_RATE: "1", SEND_BURST: "3" });
   t.teardown(async () => {
     await strictA.stop();
     await strictB.stop();
@@ -269,7 +270,7 @@ t.test("rate limit > one user's two sockets on two workers > share one budget", 
 });
 
 t.test("rate limit > a burst sent at once > the budget holds within one batch, refills at the rate, and a retry is free", async (t) => {
-  const strict = await startServer(redis.url, { SEND_RATE: "2", SEND_BURST: "3" });
+  const strict = await startServer(redis, { SEND_RATE: "2", SEND_BURST: "3" });
   t.teardown(() => strict.stop());
   const { cookie } = await registerUser(strict.url);
   const { socket } = await connect(strict.url, cookie);
@@ -374,10 +375,46 @@ t.test("typing > in a room > other members get it, the typist does not", async (
   t.same(self, []);
 });
 
+t.test("typing > a DM across workers > the peer's tabs get it named after the typist, the typist's do not", async (t) => {
+  const alice = await user(a);
+  const bob = await user(b);
+  const got: unknown[] = [];
+  const self: unknown[] = [];
+  bob.socket.on("typing", (e) => got.push(e));
+  alice.socket.on("typing", (e) => self.push(e));
+  alice.socket.emit("typing", { to: `@${bob.user}` });
+  await settle(() => got.length >= 1);
+  t.same(got, [{ conversation: `@${alice.user}`, user: alice.user }]);
+  t.same(self, []);
+});
+
+t.test("presence > a worker's sockets come and go > it hears presence changes only while it has one", async (t) => {
+  const c = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
+  t.teardown(() => c.stop());
+  const channel = createKeys(a.config.redisPrefix).presenceChanges;
+  const listeners = async (): Promise<number> => {
+    const reply = (await redis.commandFor(channel, ["PUBSUB", "SHARDNUMSUB", channel])) as [string, number];
+    return Number(reply[1]);
+  };
+  const until = async (count: number): Promise<number> => {
+    const deadline = Date.now() + 5000;
+    while ((await listeners()) !== count && Date.now() < deadline) await sleep(50);
+    return listeners();
+  };
+  await user(a); // a and b may hold sockets of earlier tests: they listen throughout
+  const before = await listeners();
+  t.equal(before, 2, "a and b listen, the socket-less c does not");
+  const { cookie } = await registerUser(c.url);
+  const tab = await connect(c.url, cookie);
+  t.equal(await until(before + 1), before + 1, "c listens from its first socket");
+  tab.socket.close();
+  t.equal(await until(before), before, "and stops after its last");
+});
+
 t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate, no gap, in order", async (t) => {
   // Default history limits here: the suite's servers trim at 10 messages.
-  const a = await startServer(redis.url);
-  const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix });
+  const a = await startServer(redis);
+  const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
   t.teardown(async () => {
     await a.stop();
     await b.stop();
@@ -423,7 +460,7 @@ t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate,
 });
 
 t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is refused at once and counted", async (t) => {
-  const tight = await startServer(redis.url, { SEND_MAX_IN_FLIGHT: "2" });
+  const tight = await startServer(redis, { SEND_MAX_IN_FLIGHT: "2" });
   t.teardown(() => tight.stop());
   const { cookie } = await registerUser(tight.url);
   const { socket } = await connect(tight.url, cookie);
@@ -440,8 +477,8 @@ t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is 
 
 /** A worker that will stop, one that stays, a watcher on the one that stays, and a user to watch. */
 async function stoppingAndStaying(t: Test) {
-  const stopping = await startServer(redis.url);
-  const staying = await startServer(redis.url, { REDIS_PREFIX: stopping.config.redisPrefix });
+  const stopping = await startServer(redis);
+  const staying = await startServer(redis, { REDIS_PREFIX: stopping.config.redisPrefix });
   t.teardown(() => staying.stop());
   const watcher = await registerUser(staying.url);
   const watching = await connect(staying.url, watcher.cookie);

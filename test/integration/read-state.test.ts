@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import t from "tap";
 import type { ReadState, ReadUpdate } from "../../src/realtime/events.js";
 import { type ChatClient, call, connect, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
+import { startRedisUnderTest } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
-const redis = await startRedis();
+const redis = await startRedisUnderTest();
 t.teardown(() => redis.stop());
-const a = await startServer(redis.url);
-const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix });
+const a = await startServer(redis);
+const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
 t.teardown(async () => {
   await a.stop();
   await b.stop();

@@ -142,10 +142,41 @@ t.test("loadConfig > bad Sentinel settings > each named", async (t) => {
   const alone = problemsOf({ REDIS_SENTINEL_NAME: "chat", REDIS_PASSWORD: "p", REDIS_TLS: "true" });
   for (const name of ["REDIS_SENTINEL_NAME", "REDIS_PASSWORD", "REDIS_TLS"]) {
     t.ok(
-      alone.some((p) => p.startsWith(`${name}: only used with REDIS_SENTINELS`)),
+      alone.some((p) => p.startsWith(`${name}: only used with REDIS_SENTINELS or REDIS_CLUSTER_NODES`)),
       `${name} without REDIS_SENTINELS reported`,
     );
   }
+});
+
+t.test("loadConfig > REDIS_CLUSTER_NODES > cluster topology with password and TLS, no REDIS_URL or Sentinel", async (t) => {
+  const config = loadConfig({
+    REDIS_CLUSTER_NODES: "10.0.0.1:7000, node-b:7001,[::1]:7002",
+    REDIS_PASSWORD: "node-secret",
+    REDIS_TLS: "true",
+  });
+  t.equal(config.redisUrl, undefined);
+  t.equal(config.redisSentinel, undefined);
+  t.same(config.redisCluster, {
+    nodes: [
+      { host: "10.0.0.1", port: 7000 },
+      { host: "node-b", port: 7001 },
+      { host: "::1", port: 7002 },
+    ],
+    password: "node-secret",
+    tls: true,
+  });
+  t.equal(loadConfig({}).redisCluster, undefined);
+});
+
+t.test("loadConfig > bad cluster settings > each named", async (t) => {
+  t.match(problemsOf({ REDIS_CLUSTER_NODES: "10.0.0.1" }), [/REDIS_CLUSTER_NODES: "10.0.0.1" is not host:port/]);
+  t.match(problemsOf({ REDIS_CLUSTER_NODES: "h:1,h:0" }), [/REDIS_CLUSTER_NODES: "h:0"/]);
+  t.match(problemsOf({ REDIS_CLUSTER_NODES: "h:1", REDIS_TLS: "on" }), [/REDIS_TLS: expected true or false/]);
+  t.match(problemsOf({ REDIS_CLUSTER_NODES: "h:1", REDIS_URL: "redis://x:6379" }), [/REDIS_URL: not used with REDIS_CLUSTER_NODES/]);
+  t.match(problemsOf({ REDIS_CLUSTER_NODES: "h:1", REDIS_SENTINELS: "h:2", REDIS_SENTINEL_NAME: "chat" }), [
+    /REDIS_SENTINELS: not used with REDIS_CLUSTER_NODES/,
+    /REDIS_SENTINEL_NAME: not used with REDIS_CLUSTER_NODES/,
+  ]);
 });
 
 t.test("loadConfig > REDIS_WAIT_* > off by default, bounded", async (t) => {

@@ -1,18 +1,16 @@
 import { randomUUID } from "node:crypto";
 import t from "tap";
-import { createLogger } from "../../src/lib/logger.js";
 import type { Message } from "../../src/realtime/events.js";
 import { createKeys } from "../../src/store/keys.js";
-import { closeRedis, connectRedis } from "../../src/store/redis.js";
 import { type ChatClient, call, change, changeLog, connect, inbox, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
+import { startRedisUnderTest } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
-const redis = await startRedis();
+const redis = await startRedisUnderTest();
 t.teardown(() => redis.stop());
 const limits = { HISTORY_PAGE: "5", CATCHUP_MAX: "20" };
-const a = await startServer(redis.url, limits);
-const b = await startServer(redis.url, { ...limits, REDIS_PREFIX: a.config.redisPrefix });
+const a = await startServer(redis, limits);
+const b = await startServer(redis, { ...limits, REDIS_PREFIX: a.config.redisPrefix });
 t.teardown(async () => {
   await a.stop();
   await b.stop();
@@ -228,12 +226,8 @@ t.test("search > edited and deleted messages > finds the current text only", asy
 });
 
 t.test("edits overlay > many edits in a short history > pruned of the messages trimmed away", async (t) => {
-  const small = await startServer(redis.url, { HISTORY_LIMIT: "10" });
-  const raw = await connectRedis({ url: redis.url, name: "test", log: createLogger("silent") });
-  t.teardown(async () => {
-    await closeRedis(raw);
-    await small.stop();
-  });
+  const small = await startServer(redis, { HISTORY_LIMIT: "10" });
+  t.teardown(() => small.stop());
   const { user, cookie } = await registerUser(small.url);
   const { socket } = await connect(small.url, cookie);
   sockets.push(socket);
@@ -243,9 +237,10 @@ t.test("edits overlay > many edits in a short history > pruned of the messages t
     await change(socket, "#general", sent.id, `message ${i}, edited`);
   }
   const keys = createKeys(small.config.redisPrefix);
-  const fields = await raw.hLen(keys.edits("#general"));
+  const [overlay, log] = [keys.edits("#general"), keys.logOf("#general")];
+  const fields = Number(await redis.commandFor(overlay, ["HLEN", overlay]));
   // MAXLEN ~ trims whole stream nodes, so the stream keeps more than HISTORY_LIMIT entries.
-  const kept = await raw.xLen(keys.logOf("#general"));
+  const kept = Number(await redis.commandFor(log, ["XLEN", log]));
   t.ok(kept < 2 * edits, `the stream was trimmed to ${kept} entries`);
   t.ok(fields < edits && fields <= Math.max(2 * 10 + 1, kept), `${fields} overlay fields, not one per edit ever made`);
   const page = await history(socket, { conversation: "#general" });

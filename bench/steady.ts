@@ -26,6 +26,9 @@ const HELP = `npm run bench:steady -- --rate N [flags]
   --target ours|ref the project (default) or the reference relay
   --workers 1|2     server workers (default 1; B3 compares 1 and 2)
   --agents N        load-generator processes (default 1; B3 uses 2)
+  --event send|edit what each step sends (default send); edit: every socket sends one message in
+                    the unmeasured first step, then edits it (message:edit → message:edited),
+                    to compare the cost of an edit with a message's (project only)
 
 Prints every step and a summary; writes
 bench/results/partial.tmp/steady-<target>-<rooms>-<rate>-<workers>w.json.
@@ -42,6 +45,7 @@ interface Args {
   target: TargetKind;
   workers: 1 | 2;
   agents: number;
+  event: "send" | "edit";
 }
 
 function parse(argv: string[]): Args {
@@ -54,6 +58,7 @@ function parse(argv: string[]): Args {
       target: { type: "string", default: "ours" },
       workers: { type: "string", default: "1" },
       agents: { type: "string", default: "1" },
+      event: { type: "string", default: "send" },
       help: { type: "boolean", default: false },
     },
   });
@@ -70,7 +75,17 @@ function parse(argv: string[]): Args {
   if (values.workers !== "1" && values.workers !== "2") throw new Error("--workers must be 1 or 2");
   const agents = Number(values.agents);
   if (!Number.isInteger(agents) || agents < 1 || agents > 4) throw new Error("--agents must be 1..4");
-  return { rate, steps, rooms: values.rooms === "2" ? 2 : 10, target: values.target, workers: values.workers === "1" ? 1 : 2, agents };
+  if (values.event !== "send" && values.event !== "edit") throw new Error("--event must be send or edit");
+  if (values.event === "edit" && values.target !== "ours") throw new Error("--event edit needs --target ours (the reference has no edits)");
+  return {
+    rate,
+    steps,
+    rooms: values.rooms === "2" ? 2 : 10,
+    target: values.target,
+    workers: values.workers === "1" ? 1 : 2,
+    agents,
+    event: values.event,
+  };
 }
 
 async function main(): Promise<void> {
@@ -95,6 +110,7 @@ async function main(): Promise<void> {
       measureMs: 2500,
       sloMs: SLO_MS,
       drainMs: 8000,
+      ...(args.event === "edit" ? { event: "edit" as const } : {}),
     };
     await runStep(run, { ...plan, rate: Math.round(args.rate * 0.7) });
     const measured: StepResult[] = [];
@@ -108,24 +124,28 @@ async function main(): Promise<void> {
 
   const summary = {
     target: args.target,
+    event: args.event,
     rooms: args.rooms,
     rate: args.rate,
     passed: steps.filter((s) => s.pass).length,
     steps: steps.length,
     p99Ms: spread(steps.map((s) => s.latency.p99Ms)),
     serverCpuUsPerMsg: spread(steps.map((s) => s.serverCpuUsPerMsg)),
+    serverCpuUsPerDelivery: spread(steps.map((s) => s.serverCpuUsPerDelivery)),
     serverCores: spread(steps.map((s) => s.serverCores)),
     redisCores: spread(steps.map((s) => s.redisCores)),
     clientCores: spread(steps.map((s) => s.clientCores)),
   };
   const dir = join(PATHS.results, "partial.tmp");
-  const file = join(dir, `steady-${args.target}-${args.rooms}-${args.rate}-${args.workers}w.json`);
+  const event = args.event === "edit" ? "-edit" : "";
+  const file = join(dir, `steady-${args.target}${event}-${args.rooms}-${args.rate}-${args.workers}w.json`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${JSON.stringify({ summary, steps }, null, 1)}\n`);
-  const { p99Ms, serverCpuUsPerMsg: us } = summary;
+  const { p99Ms, serverCpuUsPerMsg: us, serverCpuUsPerDelivery: perDelivery } = summary;
   log(
-    `${args.target}, rooms of ${args.rooms}, ${args.rate} msg/s: ${summary.passed}/${summary.steps} steps with p99 ≤ ${SLO_MS} ms; ` +
-      `p99 median ${p99Ms.median} ms (${p99Ms.min}–${p99Ms.max}); ${us.median} µs/msg (${us.min}–${us.max}); ${relative(PATHS.root, file)}`,
+    `${args.target} ${args.event}, rooms of ${args.rooms}, ${args.rate} msg/s: ${summary.passed}/${summary.steps} steps with p99 ≤ ${SLO_MS} ms; ` +
+      `p99 median ${p99Ms.median} ms (${p99Ms.min}–${p99Ms.max}); ${us.median} µs/msg (${us.min}–${us.max}); ` +
+      `${perDelivery.median} µs/delivery (${perDelivery.min}–${perDelivery.max}); ${relative(PATHS.root, file)}`,
   );
 }
 

@@ -27,6 +27,7 @@ const CLOSE = 0x31; // "1"
 const HANDSHAKE_TIMEOUT_MS = 8000;
 
 const EVENT_MESSAGE_NEW = '["message:new",';
+const EVENT_MESSAGE_EDITED = '["message:edited",';
 const EVENT_WELCOME = '["welcome",';
 const EVENT_TRUNCATED = '["history:truncated",';
 
@@ -165,6 +166,9 @@ export class BenchClient {
     // "42" then the JSON array; compare the event name in place.
     if (frame.toString("latin1", 2, 2 + EVENT_MESSAGE_NEW.length) === EVENT_MESSAGE_NEW) {
       this.options.hooks.onMessage(this, frame);
+    } else if (frame.toString("latin1", 2, 2 + EVENT_MESSAGE_EDITED.length) === EVENT_MESSAGE_EDITED) {
+      // An edit carries its text (and so the stamp) like a message: scored the same way.
+      this.options.hooks.onMessage(this, frame);
     } else if (frame.toString("latin1", 2, 2 + EVENT_WELCOME.length) === EVENT_WELCOME) {
       const [, welcome] = JSON.parse(frame.toString("utf8", 2)) as [string, { instance?: string }];
       this.instance = welcome.instance ?? "";
@@ -211,7 +215,16 @@ export class BenchClient {
    * kept until acked and sent again, same clientId, after a reconnect.
    */
   sendMessage(to: string, text: string, clientId: string, onAck: (reply: AckReply) => void): void {
-    const body = `["message:send",{"to":"${to}","text":"${text}","clientId":"${clientId}"}]`;
+    this.sendKept(`["message:send",{"to":"${to}","text":"${text}","clientId":"${clientId}"}]`, clientId, onAck);
+  }
+
+  /** Edits one of this user's messages, built by hand and kept like a message (see sendMessage). */
+  editMessage(conversation: string, id: string, text: string, clientId: string, onAck: (reply: AckReply) => void): void {
+    const body = `["message:edit",{"conversation":"${conversation}","id":"${id}","text":"${text}","clientId":"${clientId}"}]`;
+    this.sendKept(body, clientId, onAck);
+  }
+
+  private sendKept(body: string, clientId: string, onAck: (reply: AckReply) => void): void {
     if (this.resend) {
       const out: Outgoing = {
         body,

@@ -62,6 +62,8 @@ export interface LoadPlan {
   /** Sockets that receive a message sent to a room (members' sockets, the sender's included). */
   fanout: Record<string, number>;
   textBytes: number;
+  /** "edit": each slot sends one message, then edits it again and again (deliveries are message:edited). */
+  event?: "edit";
 }
 
 export interface Snapshot {

@@ -5,7 +5,7 @@
  * (no coordinated omission). Timers are 1 ms granular, so each tick sends every message now due.
  */
 import { nowUs } from "../lib/time.js";
-import type { BenchClient } from "./client.js";
+import type { AckReply, BenchClient } from "./client.js";
 import { encodeText } from "./payload.js";
 import type { LoadPlan } from "./protocol.js";
 import type { Recorder } from "./recorder.js";
@@ -18,6 +18,9 @@ const MAX_PER_TICK = 2000;
  * plan would be acked with the old message instead of being stored and delivered again.
  */
 let seq = 0;
+
+/** In edit plans, the message each (client, room) slot sent first and now edits; kept across plans. */
+const editTargets = new Map<string, string>();
 
 export interface SenderOptions {
   plan: LoadPlan;
@@ -90,13 +93,21 @@ export class Sender {
     const room = slot.room;
     recorder.onSent(bucket, plan.fanout[room] ?? 0);
     const clientId = `bench-${agentId}-${client.index}-${seq++}`;
-    client.sendMessage(room, encodeText(bucket, schedUs, plan.textBytes), clientId, (reply) => {
+    const text = encodeText(bucket, schedUs, plan.textBytes);
+    const slotKey = `${client.index} ${room}`;
+    const target = plan.event === "edit" ? editTargets.get(slotKey) : undefined;
+    const onAck = (reply: AckReply) => {
       const latencyUs = nowUs() - schedUs;
-      if (reply.ok && typeof reply.data.id === "string") this.options.onAcked?.(room, reply.data.id);
+      if (reply.ok && typeof reply.data.id === "string") {
+        this.options.onAcked?.(room, reply.data.id);
+        if (plan.event === "edit" && !editTargets.has(slotKey)) editTargets.set(slotKey, reply.data.id);
+      }
       // The recorder now belongs to a later plan (same bucket numbers): a late ack is not its own.
       if (this.stopped) return;
       if (reply.ok) recorder.onAck(bucket, true, latencyUs);
       else recorder.onAck(bucket, false, latencyUs, reply.error.code);
-    });
+    };
+    if (target === undefined) client.sendMessage(room, text, clientId, onAck);
+    else client.editMessage(room, target, text, clientId, onAck);
   }
 }

@@ -18,6 +18,8 @@ export interface StepPlan {
   /** p99 limit for `pass`, ms. */
   sloMs: number;
   textBytes?: number;
+  /** Edits instead of messages (LoadPlan.event). */
+  event?: "edit";
   /** How long stragglers of a saturated step may take to arrive. */
   drainMs?: number;
 }
@@ -68,6 +70,7 @@ export async function runStep(run: Run, plan: StepPlan): Promise<StepResult> {
       segments: [{ durationMs: plan.warmMs + plan.measureMs, rate: plan.rate }],
       fanout: plan.fanout,
       textBytes: plan.textBytes ?? 100,
+      ...(plan.event ? { event: plan.event } : {}),
     },
     plan.slots,
   );

@@ -8,10 +8,12 @@ import type { Message } from "../domain/messages.js";
 import { type Conversation, type DirectName, GENERAL_ROOM, isDirect, isRoomName, isUsername, type RoomName } from "../domain/names.js";
 import type { Welcome } from "../realtime/events.js";
 import { renderBanner } from "./banner.js";
+import type { Change } from "./changes.js";
 import { ClosedDirects } from "./closed-directs.js";
 import { Composer } from "./composer.js";
 import { Connection, RequestError } from "./connection.js";
 import { byId, h } from "./dom.js";
+import { sendChange } from "./edits.js";
 import { MembersPanel } from "./members.js";
 import { type HistoryState, MessageList } from "./message-list.js";
 import { MentionNotifier } from "./notifications.js";
@@ -118,6 +120,9 @@ const list = new MessageList(
       composer.restore(entry.text, `Not sent: ${entry.error ?? "refused"}`);
     },
     discard: (clientId) => outbox.discard(clientId),
+    editMessage: (id, text) => changeMessage(active, id, text),
+    deleteMessage: (id) => changeMessage(active, id),
+    editClosed: () => composer.focus(),
   },
 );
 
@@ -178,6 +183,7 @@ const composer = new Composer(
   {
     send: (text) => outbox.add(active, text),
     typing: () => announcer.keystroke(active),
+    editLast: () => list.editLast(),
   },
 );
 
@@ -240,6 +246,8 @@ socket.on("message:new", (message) => {
     notifier.notify(`${message.from} mentioned you in ${label(name)}`, message.text, name, () => open(name));
   }
 });
+socket.on("message:edited", (edit) => changed(edit.conversation, { kind: "edit", edit }, "live"));
+socket.on("message:deleted", (deletion) => changed(deletion.conversation, { kind: "delete", deletion }, "live"));
 socket.on("read:update", ({ conversation, lastId, mentions: count }) => {
   const name = normalize(conversation);
   if (lastId !== undefined) store.readElsewhere(name, lastId);
@@ -343,6 +351,24 @@ function receive(name: Conversation, messages: readonly Message[], source: "live
   }
   refreshLists();
   return true;
+}
+
+/** An edit or a deletion, received or acknowledged: the message is shown as it now reads. */
+function changed(conversation: Conversation, change: Change, source: "live" | "ack"): void {
+  if (conversation.startsWith("@")) store.rememberName(conversation.slice(1));
+  const name = normalize(conversation);
+  const message = store.change(name, change, source);
+  if (message && name === active) list.update(message);
+}
+
+/** Edits (with `text`) or deletes one of the user's messages; rejects with the reason in words. */
+async function changeMessage(name: Conversation, messageId: string, text?: string): Promise<void> {
+  try {
+    const change = await sendChange(connection, { conversation: name, messageId, from: me, text });
+    changed(name, change, "ack");
+  } catch (error) {
+    throw new Error(`Not saved: ${describe(error)}`);
+  }
 }
 
 // ---- read state -----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import { format, lengthState, readLimit, tooLongReason } from "./message-limit.j
 export interface ComposerHandlers {
   send(text: string): void;
   typing(): void;
+  /** Up-arrow in an empty box: edit the user's last message; false when there is none. */
+  editLast(): boolean;
 }
 
 export interface ComposerElements {
@@ -49,6 +51,10 @@ export class Composer {
       if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
       event.preventDefault();
       form.requestSubmit();
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key !== "ArrowUp" || !this.empty || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (handlers.editLast()) event.preventDefault();
     });
     input.addEventListener("input", () => {
       this.update();

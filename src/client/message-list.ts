@@ -8,6 +8,7 @@ import { mentions } from "../domain/mentions.js";
 import type { Message } from "../domain/messages.js";
 import { compareIds } from "../domain/stream-ids.js";
 import { h } from "./dom.js";
+import { openDeleteConfirmation, openInlineEditor } from "./edits.js";
 import { linkify } from "./linkify.js";
 import { type GroupedItem, placement } from "./message-groups.js";
 import type { OutboxEntry } from "./outbox.js";
@@ -27,7 +28,12 @@ export interface MessageListHandlers {
   loadOlder(): void;
   /** A refused message goes back into the composer to be changed. */
   edit(clientId: string): void;
+  /** The inline editor closed: the composer takes the focus back. */
+  editClosed(): void;
   discard(clientId: string): void;
+  /** Edits one of the user's messages; rejects with the reason to show in the editor. */
+  editMessage(id: string, text: string): Promise<void>;
+  deleteMessage(id: string): Promise<void>;
 }
 
 /** Within this many pixels of the bottom the reader is "at the bottom" and new messages scroll in. */
@@ -37,6 +43,8 @@ const PREFETCH_PX = 240;
 
 export class MessageList {
   private readonly confirmed = new Map<string, HTMLLIElement>();
+  /** The confirmed messages shown, by id: the inline editor starts from their text. */
+  private readonly shown = new Map<string, Message>();
   private readonly pending = new Map<string, HTMLLIElement>();
   private historyState: HistoryState = "more";
   private unseen = 0;
@@ -56,6 +64,7 @@ export class MessageList {
   /** Renders a conversation from scratch, scrolled to its newest message. */
   show(messages: readonly Message[], pending: readonly OutboxEntry[], historyState: HistoryState): void {
     this.confirmed.clear();
+    this.shown.clear();
     this.pending.clear();
     const fragment = document.createDocumentFragment();
     for (const message of messages) fragment.append(this.confirmedItem(message));
@@ -105,6 +114,7 @@ export class MessageList {
       for (const message of fresh) {
         const item = this.confirmedItem(message);
         this.confirmed.set(message.id, item);
+        this.shown.set(message.id, message);
         fragment.append(item);
       }
       this.els.list.prepend(fragment);
@@ -113,6 +123,76 @@ export class MessageList {
       for (const message of fresh) this.insert(this.confirmedItem(message));
     }
     scroller.scrollTop = scroller.scrollHeight - fromBottom;
+  }
+
+  /** A shown message was edited or deleted: its item is drawn again in place (an open editor closes). */
+  update(message: Message): void {
+    const existing = this.confirmed.get(message.id);
+    if (!existing) return;
+    const item = this.confirmedItem(message);
+    existing.replaceWith(item);
+    this.confirmed.set(message.id, item);
+    this.regroupAround(item);
+  }
+
+  /** Up-arrow in an empty composer: edits the user's newest message still shown; false if none. */
+  editLast(): boolean {
+    const own = [...this.shown.values()].filter((message) => this.isMine(message.from) && !message.deleted);
+    const last = own.reduce<Message | undefined>(
+      (newest, message) => (!newest || compareIds(message.id, newest.id) > 0 ? message : newest),
+      undefined,
+    );
+    if (!last) return false;
+    this.startEdit(last.id);
+    return true;
+  }
+
+  private startEdit(id: string): void {
+    const item = this.confirmed.get(id);
+    const message = this.shown.get(id);
+    if (!item || !message || message.deleted || item.querySelector(".edit-form")) return;
+    const close = () => {
+      this.update(this.shown.get(id) ?? message);
+      this.handlers.editClosed();
+    };
+    const input = openInlineEditor(item, message.text, {
+      save: (text) => {
+        if (text.trim() === message.text.trim()) {
+          close();
+          return;
+        }
+        input.disabled = true;
+        this.handlers.editMessage(id, text).then(close, (reason: unknown) => {
+          input.disabled = false;
+          input.focus();
+          this.showItemError(item, String(reason));
+        });
+      },
+      cancel: close,
+    });
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  private startDelete(id: string): void {
+    const item = this.confirmed.get(id);
+    if (!item || item.querySelector(".delete-confirmation")) return;
+    openDeleteConfirmation(item, {
+      confirm: () => {
+        this.handlers.deleteMessage(id).then(
+          () => undefined,
+          (reason: unknown) => this.showItemError(item, String(reason)),
+        );
+      },
+      cancel: () => {
+        const message = this.shown.get(id);
+        if (message) this.update(message);
+      },
+    });
+  }
+
+  private showItemError(item: HTMLElement, reason: string): void {
+    item.querySelector(".item-error")?.remove();
+    item.querySelector(".message-body")?.append(h("p", { class: "message-error item-error", attrs: { role: "alert" } }, reason));
   }
 
   upsertPending(entry: OutboxEntry): void {
@@ -229,11 +309,43 @@ export class MessageList {
   }
 
   private confirmedItem(message: Message): HTMLLIElement {
-    return this.item(message.from, message.text, "sent", {
+    this.shown.set(message.id, message);
+    const item = this.item(message.from, message.text, "sent", {
       id: message.id,
       clientId: message.clientId,
       ts: message.ts,
     });
+    const text = item.querySelector(".message-text");
+    if (message.deleted) {
+      item.classList.add("deleted");
+      item.classList.remove("mention");
+      text?.replaceChildren("message deleted");
+    } else {
+      if (message.edited) {
+        text?.after(h("span", { class: "message-edited", dataset: { testid: "message-edited" } }, "(edited)"));
+      }
+      if (this.isMine(message.from)) {
+        item
+          .querySelector(".message-body")
+          ?.append(
+            h(
+              "div",
+              { class: "message-tools" },
+              h(
+                "button",
+                { class: "link-button", attrs: { type: "button" }, dataset: { action: "edit-message", testid: "edit-message" } },
+                "Edit",
+              ),
+              h(
+                "button",
+                { class: "link-button", attrs: { type: "button" }, dataset: { action: "delete-message", testid: "delete-message" } },
+                "Delete",
+              ),
+            ),
+          );
+      }
+    }
+    return item;
   }
 
   private pendingItem(entry: OutboxEntry): HTMLLIElement {
@@ -292,6 +404,9 @@ export class MessageList {
 
   private onListClick(event: MouseEvent): void {
     const button = (event.target as Element | null)?.closest("button[data-action]");
+    const id = button?.closest<HTMLElement>("li[data-id]")?.dataset.id;
+    if (button instanceof HTMLButtonElement && id && button.dataset.action === "edit-message") this.startEdit(id);
+    if (button instanceof HTMLButtonElement && id && button.dataset.action === "delete-message") this.startDelete(id);
     const clientId = button?.closest<HTMLElement>("li[data-client-id]")?.dataset.clientId;
     if (!(button instanceof HTMLButtonElement) || !clientId) return;
     if (button.dataset.action === "edit") {

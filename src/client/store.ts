@@ -8,6 +8,7 @@
 import type { Message } from "../domain/messages.js";
 import type { Conversation } from "../domain/names.js";
 import { compareIds, isStreamId, newer } from "../domain/stream-ids.js";
+import { applyChange, type Change, changeIds } from "./changes.js";
 import { readJson, writeJson } from "./storage.js";
 
 export interface ConversationState {
@@ -37,6 +38,8 @@ export class Store {
   /** Per conversation without a read cursor: the first message that arrived live (unread). */
   private readonly firstLive = new Map<string, string>();
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Edits and deletions of messages not held yet (older than the pages loaded), per conversation. */
+  private readonly laterChanges = new Map<Conversation, Map<string, Change>>();
 
   constructor(
     readonly user: string,
@@ -73,6 +76,7 @@ export class Store {
 
   remove(name: Conversation): void {
     this.conversations.delete(name);
+    this.laterChanges.delete(name);
     this.forgotten.add(name);
     this.lastIds.delete(name);
     this.readIds.delete(name);
@@ -107,8 +111,12 @@ export class Store {
   add(name: Conversation, incoming: readonly Message[], source: "live" | "page" | "older" | "ack"): Message[] {
     const state = this.ensure(name);
     const added: Message[] = [];
-    for (const message of incoming) {
-      if (!isStreamId(message.id) || state.ids.has(message.id)) continue;
+    const changes = this.laterChanges.get(name);
+    for (const received of incoming) {
+      if (!isStreamId(received.id) || state.ids.has(received.id)) continue;
+      const change = changes?.get(received.id);
+      changes?.delete(received.id);
+      const message = change ? applyChange(received, change) : received;
       state.ids.add(message.id);
       insertSorted(state.messages, message);
       added.push(message);
@@ -144,6 +152,30 @@ export class Store {
     // Nothing older than the first live message: the conversation began with it, all unread.
     this.advance(this.readIds, name, read ?? "0-0");
     this.firstLive.delete(name);
+  }
+
+  /**
+   * An edit or a deletion arrived (live or replayed): returns the message as it now reads when this
+   * tab holds it, else keeps the change for when an older page brings the message.
+   */
+  change(name: Conversation, change: Change, source: "live" | "ack"): Message | undefined {
+    const state = this.ensure(name);
+    const { messageId, id } = changeIds(change);
+    // As for messages (see add): an ack says nothing of what came before it.
+    if (source === "live" && isStreamId(id)) this.advance(this.lastIds, name, id);
+    let index = state.ids.has(messageId) ? state.messages.length - 1 : -1;
+    while (index >= 0 && state.messages[index]?.id !== messageId) index--;
+    const held = state.messages[index];
+    if (held === undefined) {
+      const changes = this.laterChanges.get(name) ?? new Map<string, Change>();
+      this.laterChanges.set(name, changes);
+      const earlier = changes.get(messageId);
+      if (earlier?.kind !== "delete") changes.set(messageId, change);
+      return undefined;
+    }
+    const changed = applyChange(held, change);
+    state.messages[index] = changed;
+    return changed;
   }
 
   /** history:truncated: the server could not replay the gap, so the held messages are replaced. */

@@ -12,6 +12,10 @@ export interface Message {
   /** ms since the epoch, as stamped by Redis. */
   ts: number;
   clientId: string;
+  /** Present in history, search and catch-up when the text was edited since (`text` is the latest). */
+  edited?: true;
+  /** Present in history and catch-up when the message was deleted (`text` is then empty). */
+  deleted?: true;
 }
 
 export interface TextLimits {

@@ -3,6 +3,7 @@ import { isStreamId, newestId, timestampOf } from "../domain/stream-ids.js";
 import type { MessageStore } from "../store/messages.js";
 import type { ChatSocket } from "./context.js";
 import { type Sent, sentKey } from "./delivery.js";
+import { emitEvent } from "./edits.js";
 
 const MAX_LAST_IDS = 1000;
 
@@ -53,10 +54,15 @@ export async function catchUp(
   );
   pages.forEach((page, i) => {
     const conversation = conversations[i] as Conversation;
-    if (page.truncated) socket.emit("history:truncated", { conversation, messages: page.messages });
-    else for (const message of page.messages) socket.emit("message:new", message);
+    let newest: string | undefined;
+    if (page.truncated) {
+      socket.emit("history:truncated", { conversation, messages: page.messages });
+      newest = page.messages.at(-1)?.id;
+    } else {
+      for (const event of page.events) emitEvent(socket, event);
+      newest = page.lastId ?? lastIds.get(sentKey(conversation));
+    }
     // What the client holds counts as sent: a live message it already has must not come again.
-    const newest = page.messages.at(-1)?.id ?? (page.truncated ? undefined : lastIds.get(sentKey(conversation)));
     if (newest !== undefined) sent.set(sentKey(conversation), newest);
   });
 }

@@ -4,6 +4,7 @@ import { createEventBudget } from "./budget.js";
 import { catchUp, parseLastIds } from "./catch-up.js";
 import { type ChatServer, type ChatSocket, type RealtimeDeps, sessionChannel } from "./context.js";
 import type { Delivery } from "./delivery.js";
+import { editListeners } from "./edits.js";
 import type { ClientToServerEvents } from "./events.js";
 import { messageListeners } from "./messages.js";
 import { type Announcer, presenceListeners } from "./presence.js";
@@ -35,6 +36,7 @@ export function connectionHandler(
     ...typingListeners(deps, delivery),
     ...searchListeners(deps),
     ...readStateListeners(deps, delivery),
+    ...editListeners(deps),
   };
   const { limits } = deps.config;
   const budget = createEventBudget({

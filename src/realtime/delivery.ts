@@ -1,4 +1,4 @@
-import type { Message } from "../domain/messages.js";
+import type { ConversationEvent } from "../domain/edits.js";
 import { type Conversation, isDirect, pairOf, type StreamName, streamOf, userChannel, usernameKey } from "../domain/names.js";
 import { compareIds } from "../domain/stream-ids.js";
 import { AppError } from "../lib/errors.js";
@@ -6,6 +6,7 @@ import type { Counters } from "../lib/metrics.js";
 import type { LiveFeed, LiveFeedHandlers } from "../store/live-feed.js";
 import type { StoredMessage } from "../store/live-wire.js";
 import type { ChatServer, ChatSocket } from "./context.js";
+import { emitEvent, liveEvent } from "./edits.js";
 import type { ReadUpdate } from "./events.js";
 
 /** Sockets in this (local) room get live messages queued instead of sent: see Delivery.hold. */
@@ -84,7 +85,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  * connected, or announced on the user's notice channel since).
  */
 export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Counters): Delivery {
-  const queues = new Map<string, { socket: ChatSocket; queue: Message[] }>();
+  const queues = new Map<string, { socket: ChatSocket; queue: ConversationEvent[] }>();
   const chains = new WeakMap<ChatSocket, Promise<void>>();
   const adapter = io.of("/").adapter;
   /** The DM pairs followed for each user (lower-case) with a socket here. */
@@ -95,17 +96,10 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       // A DM pair is followed for either user; the other may have no socket here.
       const here = adapter.rooms.get(channel)?.size ?? 0;
       if (here === 0) continue;
-      const out: Message = {
-        id: message.id,
-        conversation,
-        from: message.from,
-        text: message.text,
-        ts: message.ts,
-        clientId: message.clientId,
-      };
+      const out = liveEvent(message, conversation);
       // Excluding a room costs a set computation per broadcast: only when someone is holding.
       const local = io.local.to(channel);
-      (queues.size > 0 ? local.except(HOLDING) : local).emit("message:new", out);
+      emitEvent(queues.size > 0 ? local.except(HOLDING) : local, out);
       counters.messagesDelivered += here;
       for (const held of queues.values()) if (held.socket.rooms.has(channel)) held.queue.push(out);
     }
@@ -198,7 +192,7 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
 
   const runHold = async (socket: ChatSocket, work: (sent: Sent) => Promise<void>): Promise<void> => {
     const sent: Sent = new Map();
-    const held = { socket, queue: [] as Message[] };
+    const held = { socket, queue: [] as ConversationEvent[] };
     queues.set(socket.id, held);
     socket.join(HOLDING);
     try {
@@ -211,10 +205,10 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
     } finally {
       queues.delete(socket.id);
       socket.leave(HOLDING);
-      for (const message of held.queue) {
-        const last = sent.get(sentKey(message.conversation));
-        if (last !== undefined && compareIds(message.id, last) <= 0) continue;
-        socket.emit("message:new", message);
+      for (const event of held.queue) {
+        const last = sent.get(sentKey(event.payload.conversation));
+        if (last !== undefined && compareIds(event.payload.id, last) <= 0) continue;
+        emitEvent(socket, event);
       }
     }
   };

@@ -2,10 +2,12 @@
  * The socket.io wire protocol (docs/protocol.md), shared by the server and the browser client.
  * Type-only imports, so the browser bundle takes nothing from the server.
  */
+import type { MessageDeletion, MessageEdit } from "../domain/edits.js";
 import type { Message } from "../domain/messages.js";
 import type { Conversation } from "../domain/names.js";
 import type { ErrorBody } from "../lib/error-codes.js";
 
+export type { MessageDeletion, MessageEdit } from "../domain/edits.js";
 export type { Message } from "../domain/messages.js";
 export type { Conversation } from "../domain/names.js";
 
@@ -83,6 +85,12 @@ export interface ClientToServerEvents {
   "conversation:read": (payload: { conversation: string; lastId: string }, ack: AckFn<ReadUpdate & { lastId: string }>) => void;
   /** Read markers and mention counts of every conversation, as stored. */
   "read:fetch": (payload: Record<string, never>, ack: AckFn<ReadState>) => void;
+  // Edits and deletions of the sender's own messages (edits.ts): entries of the conversation's stream.
+  "message:edit": (
+    payload: { conversation: string; id: string; text: string; clientId: string },
+    ack: AckFn<{ id: string; ts: number }>,
+  ) => void;
+  "message:delete": (payload: { conversation: string; id: string; clientId: string }, ack: AckFn<{ id: string; ts: number }>) => void;
 }
 
 export interface ReadUpdate {
@@ -137,4 +145,7 @@ export interface ServerToClientEvents {
   "session:ended": () => void;
   /** Another socket of the user read a conversation, or a new message mentions the user. */
   "read:update": (payload: ReadUpdate) => void;
+  // Edits and deletions, delivered (and replayed) in stream order with the messages.
+  "message:edited": (edit: MessageEdit) => void;
+  "message:deleted": (deletion: MessageDeletion) => void;
 }

@@ -26,7 +26,7 @@ export async function resolve(socket: ChatSocket, deps: RealtimeDeps, value: unk
  * Runs a send unless this worker already has `max` waiting on Redis: under overload, sends are
  * refused at once (counted, E_RATE_LIMITED) instead of queueing in memory without bound.
  */
-async function shedWhenSaturated<T>(counters: Counters, max: number, send: () => Promise<T>): Promise<T> {
+export async function shedWhenSaturated<T>(counters: Counters, max: number, send: () => Promise<T>): Promise<T> {
   if (counters.sendsInFlight >= max) {
     counters.sendsShed++;
     throw new AppError("E_RATE_LIMITED", "server busy, retry shortly", 1);

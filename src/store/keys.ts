@@ -16,6 +16,8 @@ export interface Keys {
    */
   logOf(stream: StreamName): string;
   dedupe(stream: StreamName, from: string, clientId: string): string;
+  /** What became of a conversation's edited and deleted messages (store/edits.ts), by message id. */
+  edits(stream: StreamName): string;
   /** The sharded pub/sub channel that carries a conversation's new messages to subscribed workers. */
   live(stream: StreamName): string;
   /** The sharded pub/sub channel that tells a user's workers of DMs they may not follow yet. */
@@ -58,6 +60,7 @@ export function createKeys(prefix: string): Keys {
     sessionSecret: k("session-secret"),
     log: (conversation, viewer) => k(`log:{${streamOf(conversation, viewer)}}`),
     logOf: (stream) => k(`log:{${stream}}`),
+    edits: (stream) => k(`edits:{${stream}}`),
     dedupe: (stream, from, clientId) => k(`dedupe:{${stream}}:${usernameKey(from)}:${clientId}`),
     live: (stream) => k(`live:{${stream}}`),
     notices: (user) => k(`notices:{@${usernameKey(user)}}`),

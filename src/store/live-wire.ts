@@ -1,3 +1,4 @@
+import type { UpdateKind } from "../domain/edits.js";
 import { type Conversation, isUsername, pairOf, parseConversation, type StreamName } from "../domain/names.js";
 import { isStreamId, timestampOf } from "../domain/stream-ids.js";
 
@@ -17,6 +18,19 @@ export interface StoredMessage {
   text: string;
   ts: number;
   clientId: string;
+  /** Set on an edit or a deletion: which message it changes. */
+  update?: EntryUpdate;
+}
+
+export interface EntryUpdate {
+  kind: UpdateKind;
+  messageId: string;
+}
+
+/** Reads the `kind` and `of` fields of a stream entry, or of a live payload; undefined for a message. */
+export function updateOf(kind: string | undefined, messageId: string | undefined): EntryUpdate | undefined {
+  if ((kind === "edit" || kind === "delete") && isStreamId(messageId)) return { kind, messageId };
+  return undefined;
 }
 
 /** A message from its conversation's live channel, with the id before it in its stream ("0-0": none). */
@@ -54,25 +68,35 @@ function conversationOr(value: string): Conversation | undefined {
   }
 }
 
-/** Reads a live payload (`prev`, `id`, `from`, `to`, `clientId`, `text`); undefined if malformed. */
+/**
+ * Reads a live payload (`prev`, `id`, `from`, `to`, `clientId`, `kind`, `of`, `text`; `kind` and
+ * `of` are empty for a message); undefined if malformed.
+ */
 export function parseLive(stream: StreamName, payload: string): LiveMessage | undefined {
-  const parts = fields(payload, 5);
+  const parts = fields(payload, 7);
   if (parts === undefined) return undefined;
-  const [prev = "", id = "", from = "", rawTo = "", clientId = "", text = ""] = parts;
+  const [prev = "", id = "", from = "", rawTo = "", clientId = "", kind = "", of = "", text = ""] = parts;
   const to = conversationOr(rawTo);
   if (!isStreamId(prev) || !isStreamId(id) || to === undefined) return undefined;
-  return { prev, message: { stream, id, to, from, text, ts: timestampOf(id), clientId } };
+  const update = updateOf(kind, of);
+  if (kind !== "" && update === undefined) return undefined;
+  const message: StoredMessage = { stream, id, to, from, text, ts: timestampOf(id), clientId };
+  if (update) message.update = update;
+  return { prev, message };
 }
 
 /** A stream entry as delivered after a gap. DM entries carry their `to`; older ones fall back to the key. */
 export function fromEntry(stream: StreamName, entry: { id: string; message: Record<string, string> }): StoredMessage {
-  const { from = "", text = "", cid = "", to } = entry.message;
+  const { from = "", text = "", cid = "", to, kind, of } = entry.message;
   const pair = pairOf(stream);
   let recipient: Conversation;
   if (pair === undefined) recipient = stream as Conversation;
   else if (to?.startsWith("@")) recipient = to as Conversation;
   else recipient = `@${pair[0] === from.toLowerCase() ? pair[1] : pair[0]}`;
-  return { stream, id: entry.id, to: recipient, from, text, ts: timestampOf(entry.id), clientId: cid };
+  const message: StoredMessage = { stream, id: entry.id, to: recipient, from, text, ts: timestampOf(entry.id), clientId: cid };
+  const update = updateOf(kind, of);
+  if (update) message.update = update;
+  return message;
 }
 
 export function encodeNotice(notice: Notice): string {

@@ -1,9 +1,11 @@
+import type { ConversationEvent, CurrentState } from "../domain/edits.js";
 import type { Message } from "../domain/messages.js";
 import { type Conversation, isDirect, peerOf, type StreamName, streamOf, usernameKey } from "../domain/names.js";
 import { compareIds, timestampOf } from "../domain/stream-ids.js";
 import { AppError } from "../lib/errors.js";
+import { eventsOf, isUpdate, readStates, type StreamEntry, subjectsOf } from "./edits.js";
 import type { Keys } from "./keys.js";
-import { encodeNotice } from "./live-wire.js";
+import { type EntryUpdate, encodeNotice } from "./live-wire.js";
 import { guarded, type Redis } from "./redis.js";
 import type { ReplicaConfirmer } from "./replication.js";
 import { lua } from "./scripts.js";
@@ -14,8 +16,11 @@ export interface NewMessage {
   /** `#room` or `@recipient` as the sender addresses it. */
   to: Conversation;
   from: string;
+  /** Empty for a deletion. */
   text: string;
   clientId: string;
+  /** An edit or deletion of the sender's message `messageId` in the same conversation. */
+  update?: EntryUpdate;
 }
 
 export interface Appended {
@@ -31,26 +36,33 @@ export interface SendRate {
   burst: number;
 }
 
-export interface Page {
-  messages: Message[];
-  /** The conversation lost messages older than the page to trimming since `after`. */
-  truncated: boolean;
-}
+/** What a client missed: every entry in order, or, truncated, the latest page in its current state. */
+export type Page =
+  | {
+      truncated: false;
+      events: ConversationEvent[];
+      /** The newest entry read, sent or not (an edit of a message deleted since is not sent). */
+      lastId?: string;
+    }
+  | { truncated: true; messages: Message[] };
 
 export interface MessageStore {
   /**
    * If the sender's rate allows it, stores once per (conversation, sender, clientId) and publishes
    * the message on its conversation's live channel, atomically; then lists a direct conversation
-   * on both sides before it resolves. A retry of a stored message gets its token back.
-   * @throws AppError E_RATE_LIMITED.
+   * on both sides before it resolves. A retry of a stored message gets its token back. An edit or
+   * a deletion takes the same path.
+   * @throws AppError E_RATE_LIMITED; for an edit or deletion also E_NOT_FOUND (no such message),
+   * E_FORBIDDEN (another user's) and E_CONFLICT (deleted).
    */
   append(message: NewMessage, rate: SendRate): Promise<Appended>;
+  /** Pages of messages (edits and deletions applied, not listed), ascending. */
   latest(conversation: Conversation, viewer: string, limit: number): Promise<Message[]>;
   before(conversation: Conversation, viewer: string, id: string, limit: number): Promise<Message[]>;
   after(conversation: Conversation, viewer: string, id: string, limit: number): Promise<Message[]>;
   /**
    * What a client that holds `lastId` missed, oldest first, or the latest page with truncated=true
-   * when more than `max` are missing or some were trimmed away.
+   * when more than `max` entries are missing or some were trimmed away.
    */
   missedSince(conversation: Conversation, viewer: string, lastId: string, max: number): Promise<Page>;
 }
@@ -97,42 +109,96 @@ return 1`);
 // with the id of its predecessor in the stream, so a subscribed worker sees a gap (live-feed.ts).
 // A message is either stored and published, or not stored at all. Each redis.call costs a few µs
 // of Redis CPU, so the script makes as few as it can.
-// KEYS per message: log, dedupe, live channel (one hash tag: the conversation). ARGV: history
-// limit, dedupe seconds, then per message: from, text, clientId, to.
-// Returns, per message: id, created (1/0), the id before it in its stream ('0-0' if none).
+// An edit or a deletion (kind 'edit' or 'delete', of a message id) takes the same path, so it is
+// ordered, deduplicated and published like a message; it is checked first (the message exists, is
+// a message, is the sender's, is not deleted) and also records the message's state in the
+// conversation's overlay (store/edits.ts), which is pruned of messages trimmed away.
+// KEYS per message: log, dedupe, live channel, overlay (one hash tag: the conversation). ARGV:
+// history limit, dedupe seconds, then per message: from, text, clientId, to, kind ('' for a
+// message), of.
+// Returns, per message: id ('' when refused), created (1/0), the id before it in its stream ('0-0'
+// if none), why an edit or deletion was refused ('' if it was not: 'not_found', 'forbidden' or
+// 'deleted').
 const SEND = lua(`
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local function refusal(log, overlay, from, target)
+  local found = redis.call('XRANGE', log, target, target)
+  if not found[1] then return 'not_found' end
+  local fields = found[1][2]
+  local author
+  for j = 1, #fields, 2 do
+    if fields[j] == 'kind' then return 'not_found' end
+    if fields[j] == 'from' then author = fields[j + 1] end
+  end
+  if string.lower(author or '') ~= string.lower(from) then return 'forbidden' end
+  if redis.call('HGET', overlay, target) == 'd' then return 'deleted' end
+  return ''
+end
+local function prune(log, overlay, limit)
+  if redis.call('HLEN', overlay) <= 2 * limit then return end
+  local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+  if not first then return end
+  local stale = {}
+  for _, id in ipairs(redis.call('HKEYS', overlay)) do
+    if older(id, first[1]) then stale[#stale + 1] = id end
+  end
+  for j = 1, #stale, 500 do redis.call('HDEL', overlay, unpack(stale, j, math.min(j + 499, #stale))) end
+end
 local out = {}
 local newest = {}
-for i = 0, #KEYS / 3 - 1 do
-  local log, dedupe, live = KEYS[1 + 3 * i], KEYS[2 + 3 * i], KEYS[3 + 3 * i]
-  local a = 3 + 4 * i
-  local from, text, cid, to = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+for i = 0, #KEYS / 4 - 1 do
+  local log, dedupe, live, overlay = KEYS[1 + 4 * i], KEYS[2 + 4 * i], KEYS[3 + 4 * i], KEYS[4 + 4 * i]
+  local a = 3 + 6 * i
+  local from, text, cid, to, kind, target = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local existing = redis.call('GET', dedupe)
+  local refused = ''
+  if not existing and kind ~= '' then refused = refusal(log, overlay, from, target) end
   if existing then
     local before = redis.call('XREVRANGE', log, '(' .. existing, '-', 'COUNT', 1)
-    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = before[1] and before[1][1] or '0-0'
+    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = ''
+  elseif refused ~= '' then
+    out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = ''; out[#out + 1] = refused
   else
     local prev = newest[log]
     if not prev then
       local top = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
       prev = top[1] and top[1][1] or '0-0'
     end
-    local id
-    if string.sub(to, 1, 1) == '@' then
-      id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid, 'to', to)
-    else
-      id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid)
+    local entry = {log, 'MAXLEN', '~', ARGV[1], '*', 'from', from, 'text', text, 'cid', cid}
+    if string.sub(to, 1, 1) == '@' then entry[#entry + 1] = 'to'; entry[#entry + 1] = to end
+    if kind ~= '' then
+      entry[#entry + 1] = 'kind'; entry[#entry + 1] = kind; entry[#entry + 1] = 'of'; entry[#entry + 1] = target
+    end
+    local id = redis.call('XADD', unpack(entry))
+    if kind ~= '' then
+      redis.call('HSET', overlay, target, kind == 'delete' and 'd' or 'e' .. text)
+      prune(log, overlay, tonumber(ARGV[1]))
     end
     newest[log] = id
     redis.call('SET', dedupe, id, 'EX', ARGV[2])
-    redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. text)
-    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = prev
+    redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. kind .. '\\n' .. target .. '\\n' .. text)
+    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = prev; out[#out + 1] = ''
   end
 end
 return out`);
 
 /** Sends per script run: bounds how long one run holds Redis (a few µs per message). */
 const SEND_BATCH_MAX = 64;
+
+/** Stream reads per history page: a page skips edits and deletions, but not without bound. */
+const PAGE_READS_MAX = 4;
+
+const REFUSALS: Record<string, AppError> = {
+  not_found: new AppError("E_NOT_FOUND", "no such message in this conversation"),
+  forbidden: new AppError("E_FORBIDDEN", "only its author can edit or delete a message"),
+  deleted: new AppError("E_CONFLICT", "the message was deleted"),
+};
 
 interface PendingSend {
   message: NewMessage;
@@ -144,13 +210,6 @@ interface PendingSend {
   waitMs: number;
   resolve(appended: Appended): void;
   reject(err: unknown): void;
-}
-
-type StreamEntry = { id: string; message: Record<string, string> };
-
-export function toMessage(entry: StreamEntry, conversation: Conversation): Message {
-  const { from = "", text = "", cid = "" } = entry.message;
-  return { id: entry.id, conversation, from, text, ts: timestampOf(entry.id), clientId: cid };
 }
 
 /** The sends in groups of one key each, in their order; or all together when `together`. */
@@ -167,8 +226,42 @@ function groupBy(sends: PendingSend[], together: boolean, keyOf: (send: PendingS
 }
 
 export function createMessageStore(redis: Redis, keys: Keys, options: MessageStoreOptions): MessageStore {
-  const read = async (conversation: Conversation, entries: Promise<StreamEntry[] | null>): Promise<Message[]> =>
-    ((await guarded(() => entries)) ?? []).map((entry) => toMessage(entry, conversation));
+  /**
+   * Up to `limit` messages next to `from` (exclusive) in one direction, skipping edits and
+   * deletions, each message in its current state; ascending.
+   */
+  const page = async (
+    conversation: Conversation,
+    viewer: string,
+    from: string,
+    limit: number,
+    newestFirst: boolean,
+  ): Promise<Message[]> => {
+    const stream = streamOf(conversation, viewer);
+    const log = keys.logOf(stream);
+    const overlay = keys.edits(stream);
+    const read = async (cursor: string, count: number): Promise<StreamEntry[]> =>
+      (await guarded(() =>
+        newestFirst ? redis.xRevRange(log, cursor, "-", { COUNT: count }) : redis.xRange(log, cursor, "+", { COUNT: count }),
+      )) ?? [];
+    // Whether the conversation has any edit is asked with the first read, in the same round trip:
+    // most have none, and then the overlay is not read at all.
+    const [firstRead, edited] = await Promise.all([read(from, limit), guarded(() => redis.exists(overlay))]);
+    const found: StreamEntry[] = [];
+    let entries = firstRead;
+    let asked = limit;
+    for (let reads = 1; ; reads++) {
+      found.push(...entries.filter((entry) => !isUpdate(entry)));
+      const last = entries.at(-1);
+      // Stop at the stream's end (a short read), with a full page, or after a bounded number of reads.
+      if (last === undefined || entries.length < asked || found.length >= limit || reads >= PAGE_READS_MAX) break;
+      asked = limit - found.length;
+      entries = await read(`(${last.id}`, asked);
+    }
+    if (newestFirst) found.reverse();
+    const states = edited > 0 ? await readStates(redis, overlay, subjectsOf(found)) : new Map<string, CurrentState>();
+    return eventsOf(found, conversation, states).flatMap((event) => (event.event === "message:new" ? [event.payload] : []));
+  };
 
   let pending: PendingSend[] = [];
   const { replicas } = options;
@@ -220,8 +313,15 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds)];
     for (const send of group) {
       const { message, stream } = send;
-      scriptKeys.push(keys.logOf(stream), dedupeKey(send), keys.live(stream));
-      scriptArgs.push(message.from, message.text, message.clientId, message.to);
+      scriptKeys.push(keys.logOf(stream), dedupeKey(send), keys.live(stream), keys.edits(stream));
+      scriptArgs.push(
+        message.from,
+        message.text,
+        message.clientId,
+        message.to,
+        message.update?.kind ?? "",
+        message.update?.messageId ?? "",
+      );
     }
     let replies: string[];
     let opened: boolean[];
@@ -241,7 +341,13 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       return;
     }
     group.forEach((send, i) => {
-      const [id, created, prev] = replies.slice(3 * i, 3 * i + 3) as [string, string, string];
+      const [id, created, prev, refused] = replies.slice(4 * i, 4 * i + 4) as [string, string, string, string];
+      if (refused !== "") {
+        // Nothing was written: the token taken for it goes back.
+        if (send.waitMs <= 0) REFUND.run(redis, [rateKey(send)], [String(send.interval)]).catch(() => undefined);
+        send.reject(REFUSALS[refused] ?? new Error(`send script refused: ${refused}`));
+        return;
+      }
       const appended = { id, ts: timestampOf(id), created: created === "1" };
       const { to, from } = send.message;
       if (!appended.created && send.waitMs <= 0) {
@@ -284,29 +390,22 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       });
     },
 
-    async latest(conversation, viewer, limit) {
-      const page = await read(conversation, redis.xRevRange(keys.log(conversation, viewer), "+", "-", { COUNT: limit }));
-      return page.reverse();
-    },
-
-    async before(conversation, viewer, id, limit) {
-      const page = await read(conversation, redis.xRevRange(keys.log(conversation, viewer), `(${id}`, "-", { COUNT: limit }));
-      return page.reverse();
-    },
-
-    after(conversation, viewer, id, limit) {
-      return read(conversation, redis.xRange(keys.log(conversation, viewer), `(${id}`, "+", { COUNT: limit }));
-    },
+    latest: (conversation, viewer, limit) => page(conversation, viewer, "+", limit, true),
+    before: (conversation, viewer, id, limit) => page(conversation, viewer, `(${id}`, limit, true),
+    after: (conversation, viewer, id, limit) => page(conversation, viewer, `(${id}`, limit, false),
 
     async missedSince(conversation, viewer, lastId, max) {
       const log = keys.log(conversation, viewer);
-      const [missedOrNull, deleted] = await guarded(() =>
-        Promise.all([redis.xRange(log, `(${lastId}`, "+", { COUNT: max + 1 }), maxDeletedId(redis, log)]),
+      const overlay = keys.edits(streamOf(conversation, viewer));
+      const [missedOrNull, deleted, edited] = await guarded(() =>
+        Promise.all([redis.xRange(log, `(${lastId}`, "+", { COUNT: max + 1 }), maxDeletedId(redis, log), redis.exists(overlay)]),
       );
       const missed = missedOrNull ?? [];
       const trimmed = compareIds(deleted, lastId) > 0;
       if (missed.length <= max && !trimmed) {
-        return { messages: missed.map((entry) => toMessage(entry, conversation)), truncated: false };
+        const states = edited > 0 ? await readStates(redis, overlay, subjectsOf(missed)) : new Map<string, CurrentState>();
+        const newest = missed.at(-1)?.id;
+        return { truncated: false, events: eventsOf(missed, conversation, states), ...(newest === undefined ? {} : { lastId: newest }) };
       }
       return { messages: await this.latest(conversation, viewer, max), truncated: true };
     },

@@ -1,9 +1,10 @@
+import { applyState, type CurrentState } from "../domain/edits.js";
 import type { Message } from "../domain/messages.js";
-import type { Conversation } from "../domain/names.js";
+import { type Conversation, streamOf } from "../domain/names.js";
 import { matchesTerms, type SearchCursor } from "../domain/search.js";
 import { compareIds } from "../domain/stream-ids.js";
+import { isUpdate, readStates, toMessage } from "./edits.js";
 import type { Keys } from "./keys.js";
-import { toMessage } from "./messages.js";
 import { guarded, type Redis } from "./redis.js";
 
 export interface SearchRequest {
@@ -40,6 +41,11 @@ type Entry = { id: string; message: Record<string, string> };
 interface Reader {
   conversation: Conversation;
   log: string;
+  /** The conversation's overlay (store/edits.ts), read only when it has entries. */
+  overlay: string;
+  hasEdits: boolean;
+  /** What became of the edited and deleted messages of the buffer. */
+  states: Map<string, CurrentState>;
   /** Read but not yet examined, newest first. */
   buffer: Entry[];
   /** The XREVRANGE end of the next chunk ("+", an id, or "(" and an id). */
@@ -61,7 +67,15 @@ function comesFirst(a: Reader, b: Reader): boolean {
 export function createSearchStore(redis: Redis, keys: Keys): SearchStore {
   const readChunk = async (reader: Reader, count: number): Promise<number> => {
     const entries = (await guarded(() => redis.xRevRange(reader.log, reader.end, "-", { COUNT: count }))) ?? [];
-    reader.buffer = entries;
+    // Edits and deletions are not results themselves: their messages are, as they read now.
+    reader.buffer = entries.filter((entry) => !isUpdate(entry));
+    if (reader.hasEdits) {
+      reader.states = await readStates(
+        redis,
+        reader.overlay,
+        reader.buffer.map((entry) => entry.id),
+      );
+    }
     const oldest = entries.at(-1);
     if (entries.length < count || oldest === undefined) reader.done = true;
     else reader.end = `(${oldest.id}`;
@@ -76,7 +90,14 @@ export function createSearchStore(redis: Redis, keys: Keys): SearchStore {
           // Entries with the cursor's own id come after it only in conversations named later.
           end = conversation > before.conversation ? before.id : `(${before.id}`;
         }
-        return { conversation, log: keys.log(conversation, viewer), buffer: [], end, done: false };
+        const stream = streamOf(conversation, viewer);
+        const log = keys.logOf(stream);
+        return { conversation, log, overlay: keys.edits(stream), hasEdits: false, states: new Map(), buffer: [], end, done: false };
+      });
+      // Most conversations have no edit: their overlay is never read after this one EXISTS each.
+      const overlays = await guarded(() => Promise.all(readers.map((reader) => redis.exists(reader.overlay))));
+      overlays.forEach((count, i) => {
+        (readers[i] as Reader).hasEdits = count > 0;
       });
       // The first chunk of every conversation shares the budget, but each reads at least one entry,
       // so every request moves the cursor on however many conversations the user has.
@@ -100,8 +121,9 @@ export function createSearchStore(redis: Redis, keys: Keys): SearchStore {
         if (next === undefined) return { messages };
         const entry = next.buffer.shift() as Entry;
         last = { id: entry.id, conversation: next.conversation };
-        if (matchesTerms(entry.message.text ?? "", terms)) {
-          messages.push(toMessage(entry, next.conversation));
+        const message = applyState(toMessage(entry, next.conversation), next.states.get(entry.id));
+        if (!message.deleted && matchesTerms(message.text, terms)) {
+          messages.push(message);
           if (messages.length >= limit) break;
         }
       }

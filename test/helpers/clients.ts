@@ -1,6 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { io, type Socket } from "socket.io-client";
-import type { Ack, ClientToServerEvents, Message, ServerToClientEvents, Welcome } from "../../src/realtime/events.js";
+import type {
+  Ack,
+  ClientToServerEvents,
+  Message,
+  MessageDeletion,
+  MessageEdit,
+  ServerToClientEvents,
+  Welcome,
+} from "../../src/realtime/events.js";
 
 export type ChatClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -48,6 +56,8 @@ export interface Connected {
   welcome: Welcome;
   /** Every `message:new` since the handshake (replays arrive in the same tick as `welcome`). */
   received: Message[];
+  /** Every `message:edited` and `message:deleted` since the handshake, in arrival order. */
+  changes: Change[];
 }
 
 export interface ConnectOptions {
@@ -75,6 +85,7 @@ export function connect(base: string, cookie: string | undefined, options: Conne
     forceNew: true,
   });
   const received = inbox(socket);
+  const changes = changeLog(socket);
   // socket.active: the client will retry by itself (socket.io's documented test). It stays true
   // after a transport failure even when reconnection is off.
   const retrying = () => options.reconnection === true && socket.active;
@@ -101,7 +112,7 @@ export function connect(base: string, cookie: string | undefined, options: Conne
       clearTimeout(deadline);
       socket.off("connect_error", refused);
       socket.off("disconnect", dropped);
-      resolve({ socket, welcome, received });
+      resolve({ socket, welcome, received, changes });
     });
     socket.on("connect_error", refused);
     socket.on("disconnect", dropped);
@@ -130,6 +141,32 @@ export function inbox(socket: ChatClient): Message[] {
   const received: Message[] = [];
   socket.on("message:new", (message) => received.push(message));
   return received;
+}
+
+/** An edit or a deletion as a socket received it. */
+export type Change = ({ event: "message:edited" } & MessageEdit) | ({ event: "message:deleted" } & MessageDeletion);
+
+/** Records every `message:edited` and `message:deleted` a socket receives, in arrival order. */
+export function changeLog(socket: ChatClient): Change[] {
+  const changes: Change[] = [];
+  socket.on("message:edited", (edit) => changes.push({ event: "message:edited", ...edit }));
+  socket.on("message:deleted", (deletion) => changes.push({ event: "message:deleted", ...deletion }));
+  return changes;
+}
+
+/** Edits (with `text`) or deletes (without) a message and returns the ack's data; throws on an error ack. */
+export async function change(
+  socket: ChatClient,
+  conversation: string,
+  id: string,
+  text?: string,
+  clientId: string = randomUUID(),
+): Promise<{ id: string; ts: number }> {
+  const [event, payload] =
+    text === undefined ? ["message:delete", { conversation, id, clientId }] : ["message:edit", { conversation, id, text, clientId }];
+  const ack = await call<{ id: string; ts: number }>(socket, event, payload);
+  if (!ack.ok) throw new Error(`${event} failed: ${ack.error.code} ${ack.error.message}`);
+  return ack.data;
 }
 
 export interface PresenceChange {

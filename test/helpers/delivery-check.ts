@@ -4,6 +4,9 @@ import type { ReliableClient } from "./reliable-client.js";
 
 export interface DeliveryFigures {
   messagesAcked: number;
+  /** Edits and deletions acked: stream entries too, checked like the messages. */
+  editsAcked: number;
+  deletionsAcked: number;
   /** Acked messages times the members that must get each. */
   deliveriesExpected: number;
   lost: number;
@@ -14,7 +17,8 @@ export interface DeliveryFigures {
 }
 
 /**
- * Compares what every client received with what every client had acked: each acked message must
+ * Compares what every client received with what every client had acked: each acked message, edit or
+ * deletion must
  * reach every member of its conversation exactly once, in id order (a DM: both ends). `members`
  * maps each room to its users, fixed before sending started. The first few faults of each kind
  * are described through `comment`, with the client's trace, to diagnose a failure.
@@ -26,7 +30,9 @@ export function checkDeliveries(
 ): DeliveryFigures {
   const acked = clients.flatMap((c) => c.acked);
   const figures: DeliveryFigures = {
-    messagesAcked: acked.length,
+    messagesAcked: acked.filter((entry) => entry.kind === "message").length,
+    editsAcked: acked.filter((entry) => entry.kind === "edit").length,
+    deletionsAcked: acked.filter((entry) => entry.kind === "delete").length,
     deliveriesExpected: 0,
     lost: 0,
     duplicates: 0,

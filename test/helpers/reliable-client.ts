@@ -1,21 +1,28 @@
 import { randomUUID } from "node:crypto";
 import { io } from "socket.io-client";
 import { compareIds } from "../../src/domain/stream-ids.js";
-import type { Ack, Message } from "../../src/realtime/events.js";
+import type { Ack } from "../../src/realtime/events.js";
 import type { ChatClient } from "./clients.js";
 
+type Kind = "message" | "edit" | "delete";
+
+const EVENTS: Record<Kind, string> = { message: "message:send", edit: "message:edit", delete: "message:delete" };
+
 interface Pending {
+  kind: Kind;
   to: string;
-  text: string;
+  payload: Record<string, unknown>;
   clientId: string;
   inFlight: boolean;
 }
 
+/** A stream entry the server acknowledged: a message, or an edit or deletion of one. */
 export interface Acked {
   id: string;
   to: string;
   from: string;
   clientId: string;
+  kind: Kind;
 }
 
 /**
@@ -25,7 +32,10 @@ export interface Acked {
  */
 export class ReliableClient {
   readonly socket: ChatClient;
-  /** Every message:new in arrival order, per conversation (before dropping duplicates). */
+  /**
+   * Every message:new, message:edited and message:deleted in arrival order, per conversation
+   * (before dropping duplicates): all are entries of one stream, so one order.
+   */
   readonly arrivals = new Map<string, string[]>();
   readonly acked: Acked[] = [];
   /** Milliseconds from each disconnect to the next welcome. */
@@ -38,6 +48,8 @@ export class ReliableClient {
   readonly welcomes: { at: number; instance: string; sid: string }[] = [];
   truncations = 0;
   private readonly outbox = new Map<string, Pending>();
+  /** Own messages already edited or deleted (or about to be): each is changed at most once. */
+  private readonly changed = new Set<string>();
   private disconnectedAt: number | undefined;
   private connected = false;
 
@@ -68,6 +80,8 @@ export class ReliableClient {
       this.disconnectedAt ??= Date.now();
     });
     this.socket.on("message:new", (message) => this.receive(message));
+    this.socket.on("message:edited", (edit) => this.receive(edit));
+    this.socket.on("message:deleted", (deletion) => this.receive(deletion));
     this.socket.on("history:truncated", ({ messages }) => {
       this.truncations++;
       for (const message of messages) this.receive(message);
@@ -88,8 +102,24 @@ export class ReliableClient {
 
   send(to: string, text: string): void {
     const clientId = randomUUID();
-    this.outbox.set(clientId, { to, text, clientId, inFlight: false });
+    this.outbox.set(clientId, { kind: "message", to, payload: { to, text, clientId }, clientId, inFlight: false });
     this.flush();
+  }
+
+  /**
+   * Edits or deletes one of this client's acknowledged messages that was not changed yet; false if
+   * there is none. A message is never both edited and deleted: a catch-up leaves out the edits of a
+   * deleted message, so such an edit would not be seen by everyone.
+   */
+  change(kind: "edit" | "delete"): boolean {
+    const target = this.acked.find((entry) => entry.kind === "message" && !this.changed.has(entry.id));
+    if (target === undefined) return false;
+    this.changed.add(target.id);
+    const clientId = randomUUID();
+    const payload = { conversation: target.to, id: target.id, clientId, ...(kind === "edit" ? { text: `edited ${target.id}` } : {}) };
+    this.outbox.set(clientId, { kind, to: target.to, payload, clientId, inFlight: false });
+    this.flush();
+    return true;
   }
 
   get unacked(): number {
@@ -102,20 +132,23 @@ export class ReliableClient {
     for (const pending of this.outbox.values()) {
       if (pending.inFlight) continue;
       pending.inFlight = true;
-      const { to, text, clientId } = pending;
-      this.socket.timeout(3000).emit("message:send", { to, text, clientId }, (err: Error | null, ack?: Ack<{ id: string }>) => {
+      const { kind, to, payload, clientId } = pending;
+      const emitter = this.socket.timeout(3000) as unknown as {
+        emit(event: string, payload: unknown, ack: (err: Error | null, ack?: Ack<{ id: string }>) => void): void;
+      };
+      emitter.emit(EVENTS[kind], payload, (err, ack) => {
         if (!this.outbox.has(clientId)) return;
         if (err || !ack?.ok) {
           pending.inFlight = false; // timed out or refused for now (E_UNAVAILABLE...): retried later
           return;
         }
         this.outbox.delete(clientId);
-        this.acked.push({ id: ack.data.id, to, from: this.user, clientId });
+        this.acked.push({ id: ack.data.id, to, from: this.user, clientId, kind });
       });
     }
   }
 
-  private receive(message: Message): void {
+  private receive(message: { id: string; conversation: string }): void {
     this.trace.push({ id: message.id, conversation: message.conversation, epoch: this.epoch, sid: this.socket.id ?? "", at: Date.now() });
     const list = this.arrivals.get(message.conversation) ?? [];
     list.push(message.id);

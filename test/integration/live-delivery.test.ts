@@ -139,7 +139,7 @@ t.test("live delivery > a lost publish > the next message fills the gap from the
 
   // A publish whose predecessor is not what the worker delivered last is a gap too; its repeat is dropped.
   const id = await storeSilently(name, alice.user, "four");
-  const payload = `0-1\n${id}\n${alice.user}\n${name}\n${randomUUID()}\nfour`;
+  const payload = `0-1\n${id}\n${alice.user}\n${name}\n${randomUUID()}\n\n\nfour`;
   await raw.sPublish(keys.live(name), payload);
   await raw.sPublish(keys.live(name), payload);
   await settle(() => boxes.every((box) => box.length >= 4), 5000, 300);
@@ -203,7 +203,7 @@ t.test("live delivery > a gap trimmed away before it could be filled > the conve
   for (const text of ["two", "three"]) {
     await raw.xAdd(keys.logOf(name), "*", { from: alice.user, text, cid: randomUUID() }, { TRIM: { strategy: "MAXLEN", threshold: 1 } });
   }
-  await raw.sPublish(keys.live(name), `0-1\n${await lastId(name)}\n${alice.user}\n${name}\n${randomUUID()}\nthree`);
+  await raw.sPublish(keys.live(name), `0-1\n${await lastId(name)}\n${alice.user}\n${name}\n${randomUUID()}\n\n\nthree`);
   const reasons = await Promise.all(dropped);
   t.same(reasons, ["transport close", "transport close"], "closed as a lost connection, so clients reconnect and catch up");
   for (const box of boxes) t.same(texts(box), ["one"], "nothing after the gap was delivered out of order");

@@ -102,7 +102,20 @@ function randomValue(depth = 0): unknown {
     case 7:
       return Array.from({ length: rnd.int(5) }, () => randomValue(depth + 1));
     default: {
-      const keys = ["room", "to", "text", "clientId", "conversation", "before", "after", "limit", "cursor", "__proto__", "constructor"];
+      const keys = [
+        "room",
+        "to",
+        "text",
+        "clientId",
+        "conversation",
+        "id",
+        "before",
+        "after",
+        "limit",
+        "cursor",
+        "__proto__",
+        "constructor",
+      ];
       return Object.fromEntries(Array.from({ length: rnd.int(6) }, () => [rnd.pick(keys), randomValue(depth + 1)]));
     }
   }
@@ -118,6 +131,8 @@ function nearlyValid(event: string): unknown {
     "rooms:list": { limit: 3 },
     "presence:list": {},
     typing: { to: "#general" },
+    "message:edit": { conversation: "#general", id: "1-0", text: "fuzz", clientId: randomUUID() },
+    "message:delete": { conversation: "#general", id: "1-0", clientId: randomUUID() },
   };
   const payload = { ...(valid[event] ?? {}) };
   const keys = Object.keys(payload);
@@ -126,7 +141,17 @@ function nearlyValid(event: string): unknown {
   return payload;
 }
 
-const EVENTS = ["room:join", "room:leave", "message:send", "history:fetch", "rooms:list", "presence:list", "typing"];
+const EVENTS = [
+  "room:join",
+  "room:leave",
+  "message:send",
+  "message:edit",
+  "message:delete",
+  "history:fetch",
+  "rooms:list",
+  "presence:list",
+  "typing",
+];
 const known = new Set<string>(ERROR_CODES);
 const started = Date.now();
 const within = (budgetMs: number) => {

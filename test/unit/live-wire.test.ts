@@ -18,14 +18,30 @@ t.test("streamOf > a DM pair > one stream for both sides, names in lower case; a
 });
 
 t.test("parseLive > a payload > fields in order, the text keeps its newlines; malformed ones are refused", async (t) => {
-  const live = parseLive("#lobby", "1-0\n2-0\nAlice\n#lobby\ncid12345\nline one\nline two");
+  const live = parseLive("#lobby", "1-0\n2-0\nAlice\n#lobby\ncid12345\n\n\nline one\nline two");
   t.same(live, {
     prev: "1-0",
     message: { stream: "#lobby", id: "2-0", to: "#lobby", from: "Alice", text: "line one\nline two", ts: 2, clientId: "cid12345" },
   });
   t.equal(parseLive("#lobby", "1-0\n2-0\nAlice"), undefined, "too few fields");
-  t.equal(parseLive("#lobby", "x\n2-0\nAlice\n#lobby\ncid\ntext"), undefined, "a predecessor that is not an id");
-  t.equal(parseLive("#lobby", "1-0\n2-0\nAlice\nlobby\ncid\ntext"), undefined, "not a conversation");
+  t.equal(parseLive("#lobby", "x\n2-0\nAlice\n#lobby\ncid\n\n\ntext"), undefined, "a predecessor that is not an id");
+  t.equal(parseLive("#lobby", "1-0\n2-0\nAlice\nlobby\ncid\n\n\ntext"), undefined, "not a conversation");
+  t.equal(parseLive("#lobby", "1-0\n2-0\nAlice\n#lobby\ncid\npin\n1-0\ntext"), undefined, "an unknown kind");
+  t.equal(parseLive("#lobby", "1-0\n2-0\nAlice\n#lobby\ncid\nedit\nx\ntext"), undefined, "an edit of no message id");
+});
+
+t.test("parseLive > an edit or a deletion > carries the kind and the id of the message it changes", async (t) => {
+  t.match(parseLive("#lobby", "2-0\n3-0\nAlice\n#lobby\ncid12345\nedit\n1-0\nnew\ntext"), {
+    prev: "2-0",
+    message: { id: "3-0", text: "new\ntext", update: { kind: "edit", messageId: "1-0" } },
+  });
+  t.match(parseLive("#lobby", "2-0\n3-0\nAlice\n#lobby\ncid12345\ndelete\n1-0\n"), {
+    message: { id: "3-0", text: "", update: { kind: "delete", messageId: "1-0" } },
+  });
+  t.match(fromEntry("#lobby", { id: "3-0", message: { from: "Alice", text: "", cid: "c", kind: "delete", of: "1-0" } }), {
+    update: { kind: "delete", messageId: "1-0" },
+  });
+  t.notOk("update" in fromEntry("#lobby", { id: "3-0", message: { from: "Alice", text: "hi", cid: "c" } }), "a message has none");
 });
 
 t.test("fromEntry > a DM entry > addressed as stored, or to the other user when an older entry has no `to`", async (t) => {

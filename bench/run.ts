@@ -15,6 +15,7 @@ import { renderSvg } from "./report/svg.js";
 import { type BenchReport, type RunRecord, SCENARIOS, type ScenarioId, type ScenarioResults } from "./report/types.js";
 import { computeVerdicts, spread } from "./report/verdicts.js";
 import { runB3 } from "./scenarios/b3-scale-out.js";
+import { runB7 } from "./scenarios/b7-hosts.js";
 import { type BenchOptions, bySize, type Golden, type Size, waitQuiet } from "./scenarios/harness.js";
 import { runOneWorker } from "./scenarios/one-worker.js";
 import { runTwoWorkers } from "./scenarios/two-workers.js";
@@ -25,10 +26,11 @@ const HELP = `npm run bench -- [flags]
   --quick              small numbers and short steps (about 4 min); not comparable to full runs
   --smoke              toy numbers (seconds per scenario): checks that every scenario runs end
                        to end (npm test runs it); its figures mean nothing
-  --scenario B2,B5     only these scenarios (B1..B6; repeatable); default all
+  --scenario B2,B5     only these scenarios (B1..B7; repeatable); default all
   --runs N             repetitions per target (default 3, quick and smoke 1)
   --context-runs N     repetitions of the reference in B3, B4, B5, whose targets are the
-                       project's own figures (default 1; B1, B2, B6 run both targets N times)
+                       project's own figures (default 1; B1, B2, B6 run both targets N times;
+                       B7 runs the project only: several hosts of the reference share nothing)
   --target ours|ref    only one target (ratios then cannot be computed)
   --pin                pin one-worker servers to CPU 0 and load generators to CPU 1 (off by
                        default: on a shared box a neighbour on CPU 0 would starve the server)
@@ -43,7 +45,9 @@ const HELP = `npm run bench -- [flags]
   --out DIR            where runs that do not write the docs put their files (default
                        bench/results/partial.tmp)
 
-Environment: BENCH_SERVER_NODE_ARGS is put before the servers' script on their node command line,
+Environment: BENCH_REDIS_CLUSTER_NODES=host:port,... runs B7 on that Redis Cluster (its masters)
+  instead of a redis-server of its own, with Redis CPU per shard.
+BENCH_SERVER_NODE_ARGS is put before the servers' script on their node command line,
   e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them under load.
 `;
 
@@ -88,7 +92,7 @@ function parse(argv: string[]): Args {
     .flatMap((s) => s.split(","))
     .map((s) => s.trim().toUpperCase())
     .filter(Boolean);
-  for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioId)) throw new Error(`unknown scenario ${s} (B1..B6)`);
+  for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioId)) throw new Error(`unknown scenario ${s} (B1..B7)`);
   const targets = (values.target ?? ["ours", "ref"]).flatMap((t) => t.split(",")).map((t) => t.trim());
   for (const t of targets) if (t !== "ours" && t !== "ref") throw new Error(`unknown target ${t} (ours, ref)`);
   if (values.quick && values.smoke) throw new Error("--quick and --smoke exclude each other");
@@ -267,6 +271,15 @@ async function main(): Promise<void> {
       (target, rep, at, err) => {
         for (const id of ids) record(id, target, rep, at, undefined, err);
       },
+    );
+  }
+
+  if (has("B7")) {
+    await each(
+      "B7",
+      (target) => target === "ours",
+      async (target, rep, at) => record("B7", target, rep, at, await runB7(golden, options)),
+      (target, rep, at, err) => record("B7", target, rep, at, undefined, err),
     );
   }
 

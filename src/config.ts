@@ -67,6 +67,8 @@ export interface Limits {
   readonly roomCreateRate: number;
   /** Rooms in a `rooms:list` page unless the client asks for fewer (ROOMS_PAGE). */
   readonly roomsPage: number;
+  /** Members in a `room:members` page unless the client asks for fewer (MEMBERS_PAGE). */
+  readonly membersPage: number;
   /** Minimum milliseconds between two typing events of one socket (TYPING_INTERVAL_MS). */
   readonly typingIntervalMs: number;
   /**
@@ -265,6 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
       roomsPerUser: read.int("ROOMS_PER_USER", 100, 1, 1_000_000),
       roomCreateRate: read.int("ROOM_CREATE_RATE", 20, 1, 1_000_000),
       roomsPage: read.int("ROOMS_PAGE", 100, 1, 10_000),
+      membersPage: read.int("MEMBERS_PAGE", 200, 1, 10_000),
       // Node's defaults on a listening server.
       httpHeadersTimeoutMs: read.int("HTTP_HEADERS_TIMEOUT_MS", 60_000, 100, 3_600_000),
       httpRequestTimeoutMs: read.int("HTTP_REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),

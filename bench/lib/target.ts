@@ -23,6 +23,8 @@ export interface TargetOptions {
   cpus?: string;
   /** Extra environment, e.g. a lower HISTORY_LIMIT for one scenario. */
   env?: Record<string, string>;
+  /** Another build of the project's server (e.g. an earlier commit's dist/src/main.js), to compare. */
+  script?: string;
   /** Until the primary prints "listening" (default 120 s: a start takes seconds, far longer on a loaded machine). */
   startTimeoutMs?: number;
 }
@@ -79,7 +81,7 @@ export function pinned(cpus: string | undefined, command: string, args: string[]
 }
 
 export async function startTarget(options: TargetOptions): Promise<RunningTarget> {
-  const script = options.kind === "ours" ? PATHS.server : PATHS.reference;
+  const script = options.script ?? (options.kind === "ours" ? PATHS.server : PATHS.reference);
   const env = childEnv({
     ...RAISED_LIMITS,
     WORKERS: String(options.workers),

@@ -113,7 +113,7 @@ export async function runWorker(config: ReferenceConfig): Promise<void> {
 
   io.on("connection", (socket) => {
     const user = socket.data.user;
-    socket.emit("welcome", { user, instance, rooms: [], directs: [] });
+    socket.emit("welcome", { user, instance, rooms: [], private: [], directs: [] });
 
     socket.on("room:join", (payload, ack) => {
       const room = payload?.room;
@@ -121,7 +121,7 @@ export async function runWorker(config: ReferenceConfig): Promise<void> {
         return ack?.({ ok: false, error: { code: "E_INVALID", message: "room" } });
       }
       socket.join(room.toLowerCase());
-      ack?.({ ok: true, data: { room: room.toLowerCase() as `#${string}`, history: [] } });
+      ack?.({ ok: true, data: { room: room.toLowerCase() as `#${string}`, history: [], private: false } });
     });
 
     socket.on("room:leave", (payload, ack) => {

@@ -274,6 +274,7 @@ export function renderSection(report: BenchReport, chartPath: string): string {
       ]),
     );
   }
+  if (has("B7")) lines.push(...hostsSection(report));
   lines.push(...commonSection(report, has));
   const failures = report.runs.filter((r) => r.error);
   if (failures.length > 0) {
@@ -294,4 +295,46 @@ export function updateDocs(path: string, section: string): void {
       ? current.slice(0, start) + section + current.slice(end + END.length)
       : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
+}
+
+/** B7 runs the project only: one table of its latest run, a row per shape. */
+function hostsSection(report: BenchReport): string[] {
+  const runs = [...resultsOf(report.runs, "B7", "ours").values()];
+  const last = runs.at(-1);
+  if (last === undefined) return [];
+  return [
+    "",
+    `### B7 hosts (one worker each, rooms of 2, Redis ${last.topology}; latest of ${runs.length} run(s))`,
+    "",
+    ...table(
+      [
+        "hosts",
+        "loaded",
+        "rooms",
+        "msg/s",
+        "delivered",
+        "p99, ms",
+        "serving host, µs/msg served",
+        "host without clients, µs/cluster msg",
+        "  its live msgs received/cluster msg",
+        "Redis, µs/msg",
+        "busiest shard",
+        "hosts' cores (quiet)",
+      ],
+      last.shapes.map((shape) => [
+        String(shape.hosts),
+        String(shape.loaded),
+        shape.layout,
+        num(shape.sentPerSec, 0),
+        num(shape.deliveredRatio, 4),
+        num(shape.p99Ms, 1),
+        num(shape.servingCpuUsPerMsg, 1),
+        shape.idleCpuUsPerClusterMsg === null ? "–" : num(shape.idleCpuUsPerClusterMsg, 3),
+        shape.idleLiveReceivedPerClusterMsg === null ? "–" : num(shape.idleLiveReceivedPerClusterMsg, 4),
+        num(shape.redisCpuUsPerMsg, 1),
+        num(Math.max(...shape.redis.map((shard) => shard.share)), 2),
+        shape.perHost.map((host) => `${num(host.cores, 2)} (${num(host.quietCores, 2)})`).join(", "),
+      ]),
+    ),
+  ];
 }

@@ -6,10 +6,11 @@ import type { B3Result } from "../scenarios/b3-scale-out.js";
 import type { B4Result } from "../scenarios/b4-idle.js";
 import type { B5Result } from "../scenarios/b5-storm.js";
 import type { B6Result } from "../scenarios/b6-overload.js";
+import type { B7Result } from "../scenarios/b7-hosts.js";
 import type { Size } from "../scenarios/harness.js";
 
-export type ScenarioId = "B1" | "B2" | "B3" | "B4" | "B5" | "B6";
-export const SCENARIOS: readonly ScenarioId[] = ["B1", "B2", "B3", "B4", "B5", "B6"];
+export type ScenarioId = "B1" | "B2" | "B3" | "B4" | "B5" | "B6" | "B7";
+export const SCENARIOS: readonly ScenarioId[] = ["B1", "B2", "B3", "B4", "B5", "B6", "B7"];
 
 export interface ScenarioResults {
   B1: B1Result;
@@ -18,6 +19,7 @@ export interface ScenarioResults {
   B4: B4Result;
   B5: B5Result;
   B6: B6Result;
+  B7: B7Result;
 }
 
 /** One execution of one scenario against one target; `rep` pairs the project's run with the reference's. */

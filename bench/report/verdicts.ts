@@ -284,5 +284,45 @@ export function computeVerdicts(runs: readonly RunRecord[], scenarios: readonly 
       ),
     );
   }
+  if (scenarios.includes("B7")) {
+    const idle = (r: ScenarioResults["B7"]) => {
+      const figures = r.shapes.map((shape) => shape.idleCpuUsPerClusterMsg).filter((x): x is number => x !== null);
+      return figures.length > 0 ? Math.max(...figures) : null;
+    };
+    out.push(
+      verdict(
+        {
+          scenario: "B7",
+          metric: "CPU a host without clients spends per message of the cluster (highest over B7's shapes, above its quiet CPU)",
+          target: "≤ 1 µs",
+          unit: "µs",
+          kind: "max",
+          limit: 1,
+        },
+        spread(values(runs, "B7", "ours", idle)),
+        failed("B7"),
+      ),
+    );
+    const busiestShard = (r: ScenarioResults["B7"]) => {
+      const spreadShapes = r.shapes.filter((shape) => shape.redis.length > 1);
+      return spreadShapes.length > 0 ? Math.max(...spreadShapes.flatMap((shape) => shape.redis.map((shard) => shard.share))) : null;
+    };
+    if (values(runs, "B7", "ours", busiestShard).length > 0) {
+      out.push(
+        verdict(
+          {
+            scenario: "B7",
+            metric: "the busiest Redis shard's part of the Redis CPU (rooms of 2)",
+            target: "≤ 0.45",
+            unit: "",
+            kind: "max",
+            limit: 0.45,
+          },
+          spread(values(runs, "B7", "ours", busiestShard)),
+          failed("B7"),
+        ),
+      );
+    }
+  }
   return out;
 }

@@ -12,6 +12,7 @@ import { ClosedDirects } from "./closed-directs.js";
 import { Composer } from "./composer.js";
 import { Connection, RequestError } from "./connection.js";
 import { byId, h } from "./dom.js";
+import { MembersPanel } from "./members.js";
 import { type HistoryState, MessageList } from "./message-list.js";
 import { MentionNotifier } from "./notifications.js";
 import { Outbox, type OutboxEntry } from "./outbox.js";
@@ -51,6 +52,8 @@ const store = new Store(me, local);
 const closedDirects = new ClosedDirects(local, `chat:v1:closed-directs:${me.toLowerCase()}`, () => refreshLists());
 const rooms = new Set<RoomName>([GENERAL_ROOM]);
 const directs = new Set<DirectName>();
+/** Rooms joinable by invitation only, as the server told (welcome, joins, invitations). */
+const privateRooms = new Set<RoomName>();
 /** Lower-case name → spelling, of everyone online. */
 const online = new Map<string, string>();
 const historyStates = new Map<Conversation, HistoryState>();
@@ -73,6 +76,7 @@ const els = {
   scrim: byId("scrim", HTMLDivElement),
   joinForm: byId("join-room-form", HTMLFormElement),
   joinInput: byId("join-room-input", HTMLInputElement),
+  joinPrivate: byId("join-room-private", HTMLInputElement),
   suggestions: byId("room-suggestions", HTMLDataListElement),
   dmForm: byId("start-dm-form", HTMLFormElement),
   dmInput: byId("start-dm-input", HTMLInputElement),
@@ -200,6 +204,30 @@ new SearchPanel(
   },
 );
 
+const members = new MembersPanel(
+  {
+    toggle: byId("members-toggle", HTMLButtonElement),
+    panel: byId("members-panel", HTMLElement),
+    host: byId("members-panel", HTMLElement).closest("main") ?? app,
+    title: byId("members-title", HTMLElement),
+    lock: byId("members-lock", HTMLElement),
+    owner: byId("members-owner", HTMLElement),
+    list: byId("member-list", HTMLUListElement),
+    more: byId("members-more", HTMLButtonElement),
+    inviteForm: byId("invite-form", HTMLFormElement),
+    inviteInput: byId("invite-input", HTMLInputElement),
+    status: byId("members-status", HTMLElement),
+  },
+  me,
+  {
+    fetch: (room, cursor) => connection.request("room:members", cursor === undefined ? { room, watch: true } : { room, cursor }),
+    invite: (room, user) => connection.request("room:invite", { room, user }),
+    remove: (room, user) => connection.request("room:remove", { room, user }),
+    transfer: (room, user) => connection.request("room:transfer", { room, user }),
+    describe,
+  },
+);
+
 // ---- incoming -------------------------------------------------------------------------------
 
 socket.on("welcome", (welcome) => onWelcome(welcome));
@@ -227,16 +255,32 @@ socket.on("history:truncated", ({ conversation, messages }) => {
   if (name === active) showActive();
   refreshLists();
 });
-socket.on("room:joined", ({ room }) => {
+socket.on("room:joined", ({ room, private: locked }) => {
   const name = normalize(room) as RoomName;
+  if (locked) privateRooms.add(name);
   track(name);
   refreshLists();
   void loadLatest(name);
 });
 socket.on("room:left", ({ room }) => forgetRoom(normalize(room) as RoomName));
+socket.on("room:invited", ({ room, by, private: locked }) => {
+  const name = normalize(room) as RoomName;
+  if (locked) privateRooms.add(name);
+  track(name);
+  refreshLists();
+  void loadLatest(name);
+  notice(`${by} added you to ${name}.`);
+});
+socket.on("room:removed", ({ room, by }) => {
+  const name = normalize(room) as RoomName;
+  forgetRoom(name);
+  notice(`${by} removed you from ${name}.`);
+});
+socket.on("room:member", ({ room }) => members.changed(normalize(room) as RoomName));
 function setPresence(user: string, isOnline: boolean): void {
   if (isOnline) online.set(user.toLowerCase(), user);
   else online.delete(user.toLowerCase());
+  members.presence(user, isOnline);
   store.rememberName(user);
 }
 socket.on("presence:update", ({ user, online: isOnline }) => {
@@ -261,6 +305,8 @@ function onWelcome(welcome: Welcome): void {
   // Memberships are the server's: a room left in another tab while we were away is gone here too.
   for (const room of [...rooms]) if (!welcome.rooms.some((r) => normalize(r) === room) && room !== GENERAL_ROOM) forgetRoom(room);
   for (const room of welcome.rooms) rooms.add(normalize(room) as RoomName);
+  privateRooms.clear();
+  for (const room of welcome.private ?? []) privateRooms.add(normalize(room) as RoomName);
   for (const peer of welcome.directs ?? []) {
     store.rememberName(peer.slice(1));
     directs.add(normalize(peer) as DirectName);
@@ -271,6 +317,8 @@ function onWelcome(welcome: Welcome): void {
   else refreshLists();
   void refreshPresence();
   void fetchReadState();
+  // A new socket watches no member list yet: an open panel asks (and watches) again.
+  if (isRoom(active)) members.changed(active);
   // The catch-up replay only covers conversations with a cursor, and only what is newer than it.
   // After a reload the store is empty, and a conversation may have no cursor yet: fetch the
   // latest page of those (ids de-duplicate the overlap with the replay).
@@ -462,6 +510,7 @@ function showActive(): void {
     historyState(active),
   );
   els.title.textContent = label(active);
+  members.show(isRoom(active) ? active : undefined);
   composer.setTarget(label(active));
   renderTyping();
   if (document.visibilityState === "visible") markRead(active);
@@ -478,16 +527,23 @@ async function joinRoom(raw: string): Promise<void> {
     open(normalize(wanted));
     return;
   }
+  const locked = els.joinPrivate.checked;
   try {
-    const { room, history } = await connection.request("room:join", { room: wanted });
+    const joined = locked
+      ? await connection.request("room:create", { room: wanted, private: true })
+      : await connection.request("room:join", { room: wanted });
+    const { room, history } = joined;
     const name = normalize(room);
+    if (joined.private) privateRooms.add(name as RoomName);
+    els.joinPrivate.checked = false;
+    byId("join-room-button", HTMLButtonElement).textContent = "Join";
     track(name);
     store.ensure(name).historyLoaded = true;
     receive(name, history, "page");
     store.initRead(name);
     open(name);
   } catch (error) {
-    notice(`Could not join ${wanted}: ${describe(error)}`);
+    notice(`Could not ${locked ? "create" : "join"} ${wanted}: ${describe(error)}`);
   }
 }
 
@@ -503,6 +559,7 @@ async function leaveRoom(room: Conversation): Promise<void> {
 
 function forgetRoom(room: RoomName): void {
   if (room === GENERAL_ROOM || !rooms.delete(room)) return;
+  privateRooms.delete(room);
   store.remove(room);
   historyStates.delete(room);
   if (active === room) open(GENERAL_ROOM, { keepFocus: true });
@@ -550,7 +607,7 @@ function refreshLists(): void {
     ...(isRoom(name)
       ? name === GENERAL_ROOM
         ? {}
-        : { removal: "leave" as const }
+        : { removal: "leave" as const, locked: privateRooms.has(name) }
       : { removal: "close" as const, online: online.has(name.slice(1)) }),
   });
   const roomItems = [...rooms].sort((a, b) => (a === GENERAL_ROOM ? -1 : b === GENERAL_ROOM ? 1 : a.localeCompare(b))).map(item);
@@ -610,6 +667,9 @@ els.joinForm.addEventListener("submit", (event) => {
   void joinRoom(value);
 });
 els.joinInput.addEventListener("focus", () => void suggestRooms());
+els.joinPrivate.addEventListener("change", () => {
+  byId("join-room-button", HTMLButtonElement).textContent = els.joinPrivate.checked ? "Create" : "Join";
+});
 
 async function suggestRooms(): Promise<void> {
   try {

@@ -13,6 +13,8 @@ export interface ConversationItem {
   /** Unread messages that mention the user (kept by the server, the same on every device). */
   mentions?: number;
   active: boolean;
+  /** Rooms only: joinable by invitation only (shown with a lock). */
+  locked?: boolean;
   /** DMs only: whether the peer is online. */
   online?: boolean;
   /** The × button: leave a room (server side), or close a DM (hidden until it gets a new message). */
@@ -125,6 +127,9 @@ export class Sidebar {
             dataset: { action: "open", value: item.name, testid: "conversation", conversation: item.name },
           },
           item.online === undefined ? null : dot,
+          item.online === undefined
+            ? h("span", { class: "lock-icon conv-lock", attrs: { role: "img", "aria-label": "private" }, dataset: { testid: "lock" } })
+            : null,
           h("span", { class: "conv-name" }, item.label),
           mentionBadge,
           badge,
@@ -165,9 +170,16 @@ export class Sidebar {
           mentionBadge.textContent = `@${count > 99 ? "99+" : count}`;
           mentionBadge.setAttribute("aria-label", `${count} mention${count === 1 ? "" : "s"}`);
         }
+        const lock = open.querySelector<HTMLElement>(".conv-lock");
+        if (lock) lock.hidden = item.locked !== true;
         const dot = open.querySelector(".presence-dot");
         dot?.classList.toggle("online", item.online === true);
-        open.title = item.online === undefined ? item.label : `${item.label} (${item.online ? "online" : "offline"})`;
+        open.title =
+          item.online !== undefined
+            ? `${item.label} (${item.online ? "online" : "offline"})`
+            : item.locked
+              ? `${item.label} (private)`
+              : item.label;
       },
     );
   }

@@ -4,6 +4,7 @@ import { AppError, toErrorBody } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { Counters } from "../lib/metrics.js";
 import { STATIC_DIR, TEMPLATES_DIR } from "../lib/paths.js";
+import { isExpired, type SessionMiddleware } from "../session/middleware.js";
 import { isRedisUnavailable } from "../store/redis.js";
 import type { Accounts } from "./accounts.js";
 import { onlyFrom } from "./address-allow.js";
@@ -12,7 +13,6 @@ import { type Health, healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { pageRoutes } from "./routes/pages.js";
 import { sameOriginOnly, securityHeaders } from "./security.js";
-import { isExpired, type SessionMiddleware } from "./session.js";
 import { useHandlebars } from "./views.js";
 
 /** The largest JSON body the API reads. */

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import { AppError } from "../lib/errors.js";
+import { isAllowedOrigin } from "../session/origin.js";
 
 const CSP = [
   "default-src 'self'",
@@ -37,21 +38,4 @@ export function sameOriginOnly(allowedOrigins: readonly string[]): RequestHandle
     if (isAllowedOrigin(req.headers.origin, req.headers["sec-fetch-site"], req.headers.host, allowedOrigins)) return next();
     next(new AppError("E_FORBIDDEN", "cross-site request refused"));
   };
-}
-
-/** Shared with the socket.io handshake (cross-site WebSocket hijacking is the same attack). */
-export function isAllowedOrigin(
-  origin: string | undefined,
-  fetchSite: string | string[] | undefined,
-  host: string | undefined,
-  allowedOrigins: readonly string[],
-): boolean {
-  if (fetchSite === "same-origin" || fetchSite === "none") return true;
-  if (origin === undefined) return fetchSite === undefined;
-  if (allowedOrigins.includes(origin)) return true;
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
 }

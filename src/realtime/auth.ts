@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config.js";
 import { usernameKey } from "../domain/names.js";
-import { isAllowedOrigin } from "../http/security.js";
-import { isExpired, runMiddleware, type SessionMiddleware, type SessionRequest } from "../http/session.js";
 import type { ErrorBody } from "../lib/error-codes.js";
 import { AppError } from "../lib/errors.js";
+import { isExpired, runMiddleware, type SessionMiddleware, type SessionRequest } from "../session/middleware.js";
+import { isAllowedOrigin } from "../session/origin.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ChatServer } from "./context.js";

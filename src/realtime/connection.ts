@@ -1,4 +1,4 @@
-import { type Conversation, GENERAL_ROOM, userChannel } from "../domain/names.js";
+import { type Conversation, GENERAL_ROOM, type RoomName, userChannel } from "../domain/names.js";
 import { AppError, invalid } from "../lib/errors.js";
 import { createEventBudget } from "./budget.js";
 import { catchUp, parseLastIds } from "./catch-up.js";
@@ -8,6 +8,7 @@ import type { ClientToServerEvents } from "./events.js";
 import { messageListeners } from "./messages.js";
 import { type Announcer, presenceListeners } from "./presence.js";
 import { mentionStep, readStateListeners } from "./read-state.js";
+import { createAccessRelay, roomAdminListeners } from "./room-admin.js";
 import { roomListeners } from "./rooms.js";
 import { searchListeners } from "./search.js";
 import { typingListeners } from "./typing.js";
@@ -28,11 +29,12 @@ export function connectionHandler(
 ): (socket: ChatSocket) => void {
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
-    ...messageListeners(deps, mentionStep(io, deps)),
+    ...roomAdminListeners(io, deps, createAccessRelay(io, deps, delivery)),
+    ...messageListeners(deps, mentionStep(deps, delivery)),
     ...presenceListeners(deps),
-    ...typingListeners(io, deps),
+    ...typingListeners(deps, delivery),
     ...searchListeners(deps),
-    ...readStateListeners(io, deps),
+    ...readStateListeners(deps, delivery),
   };
   const { limits } = deps.config;
   const budget = createEventBudget({
@@ -95,6 +97,21 @@ export function connectionHandler(
   };
 }
 
+/**
+ * An owner's invitation or removal reaches the sockets in the user's channel; one made while this
+ * socket was reading its rooms and joining that channel is seen by the second read instead. The
+ * socket follows the second read, so no removed room stays joined until the next reconnect.
+ */
+async function settleMemberships(socket: ChatSocket, first: RoomName[], current: RoomName[], delivery: Delivery): Promise<RoomName[]> {
+  const added = current.filter((room) => !first.includes(room));
+  for (const room of first) if (room !== GENERAL_ROOM && !current.includes(room)) socket.leave(room);
+  if (added.length > 0) {
+    socket.join(added);
+    await delivery.follow(socket, added);
+  }
+  return first.includes(GENERAL_ROOM) && !current.includes(GENERAL_ROOM) ? [GENERAL_ROOM, ...current] : current;
+}
+
 /** Joins the user's rooms, greets, and replays what the client missed before any live message. */
 async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery): Promise<void> {
   const { user, sessionId } = socket.data;
@@ -113,10 +130,11 @@ async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery)
     // Others start direct conversations with this user at any time: their list is read only once
     // this worker hears the user's notices, so a new pair is either listed (followed and replayed
     // below) or announced after the read (followed then).
-    const directs = await deps.rooms.directsOf(user);
-    await delivery.follow(socket, directs, { listed: true });
-    socket.emit("welcome", { user, instance: deps.instance, rooms, directs });
-    const conversations: Conversation[] = [...rooms, ...directs];
+    const [directs, current] = await Promise.all([deps.rooms.directsOf(user), deps.rooms.roomsOf(user)]);
+    const joined = await settleMemberships(socket, rooms, current, delivery);
+    const [privateRooms] = await Promise.all([deps.access.privateAmong(joined), delivery.follow(socket, directs, { listed: true })]);
+    socket.emit("welcome", { user, instance: deps.instance, rooms: joined, private: privateRooms, directs });
+    const conversations: Conversation[] = [...joined, ...directs];
     await catchUp(socket, conversations, lastIds, deps.messages, deps.config.limits.catchupMax, sent);
   });
 }

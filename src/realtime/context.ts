@@ -1,20 +1,37 @@
 import type { Server, Socket } from "socket.io";
 import type { Config } from "../config.js";
+import type { RoomName } from "../domain/names.js";
 import type { Logger } from "../lib/logger.js";
 import type { Counters } from "../lib/metrics.js";
 import type { MessageStore } from "../store/messages.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ReadStateStore } from "../store/read-state.js";
+import type { RoomAccessStore } from "../store/room-access.js";
 import type { RoomStore } from "../store/rooms.js";
 import type { SearchStore } from "../store/search.js";
 import type { UserStore } from "../store/users.js";
 import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
-/** What workers tell each other through the adapter (`io.serverSideEmit`). */
+/**
+ * What workers tell each other through the adapter (`io.serverSideEmit`, which reaches every
+ * worker: only rare owner actions use it; presence changes travel on their own channel,
+ * store/presence-notices.ts).
+ */
 export interface InterServerEvents {
-  /** These users came online or went offline on the sending worker (presence.ts). */
-  "presence:changed": (users: string[]) => void;
+  /**
+   * A user was made a member of a room or removed from it: each worker moves that user's sockets
+   * and tells them, then answers, so the sender knows every worker has applied it (room-admin.ts).
+   */
+  "room:access": (change: AccessChange, done: (applied: boolean) => void) => void;
+}
+
+export interface AccessChange {
+  kind: "invited" | "removed";
+  room: RoomName;
+  user: string;
+  by: string;
+  private: boolean;
 }
 
 export interface SocketData {
@@ -36,6 +53,7 @@ export interface RealtimeDeps {
   instance: string;
   users: UserStore;
   rooms: RoomStore;
+  access: RoomAccessStore;
   messages: MessageStore;
   presence: PresenceStore;
   limiter: RateLimiter;

@@ -6,6 +6,7 @@ import type { Counters } from "../lib/metrics.js";
 import type { LiveFeed, LiveFeedHandlers } from "../store/live-feed.js";
 import type { StoredMessage } from "../store/live-wire.js";
 import type { ChatServer, ChatSocket } from "./context.js";
+import type { ReadUpdate } from "./events.js";
 
 /** Sockets in this (local) room get live messages queued instead of sent: see Delivery.hold. */
 const HOLDING = "~holding";
@@ -30,6 +31,16 @@ export interface Delivery {
    * and in id order. Holds of one socket run one after the other.
    */
   hold(socket: ChatSocket, work: (sent: Sent) => Promise<void>): Promise<void>;
+  /**
+   * Shows that `user` is typing to the other members of a room or to the peer of a DM, through
+   * the conversation's channel: only workers with sockets in it hear it.
+   */
+  typing(to: { room: StreamName } | { peer: string }, user: string): void;
+  /**
+   * Tells every socket of `user` but `except` that a read marker or mention count changed, through
+   * the user's notice channel: only workers with a socket of the user hear it.
+   */
+  readUpdate(user: string, update: ReadUpdate, except?: string): void;
   stop(): void;
 }
 
@@ -42,6 +53,17 @@ export function routesOf(message: Pick<StoredMessage, "to" | "from">): { channel
 }
 
 export const sentKey = (conversation: string): string => conversation.toLowerCase();
+
+function isReadUpdate(data: unknown): data is ReadUpdate {
+  if (typeof data !== "object" || data === null) return false;
+  const { conversation, lastId, mentions } = data as Record<string, unknown>;
+  return (
+    typeof conversation === "string" &&
+    (conversation.startsWith("#") || conversation.startsWith("@")) &&
+    typeof mentions === "number" &&
+    (lastId === undefined || typeof lastId === "string")
+  );
+}
 
 /** How long a socket's set-up waits for its subscriptions, and a hold for its conversations' fills. */
 const FOLLOW_TIMEOUT_MS = 10_000;
@@ -129,6 +151,21 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       if (feed.has(notice.stream)) feed.check(notice.stream, notice.id);
       else feed.subscribe(notice.stream, "0-0");
     },
+    // Typing is volatile: a socket that cannot take it now (a slow transport) does not get it later.
+    typing: (stream, user) => {
+      io.local
+        .to(stream)
+        .except(userChannel(user))
+        .volatile.emit("typing", { conversation: stream as Conversation, user });
+    },
+    typingTo: (user, from) => {
+      io.local.to(userChannel(user)).volatile.emit("typing", { conversation: `@${from}`, user: from });
+    },
+    userEvent: (user, { event, data, except }) => {
+      if (event !== "read:update" || !isReadUpdate(data)) return; // another version's event
+      const sockets = io.local.to(userChannel(user));
+      (except === undefined ? sockets : sockets.except(except)).emit("read:update", data);
+    },
   });
 
   /** The user's last socket here is gone: a pair stays followed while the other user has one. */
@@ -208,6 +245,8 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       chains.set(socket, settled);
       return next;
     },
+    typing: (to, user) => feed.signalTyping(to, user),
+    readUpdate: (user, update, except) => feed.signalUser(user, { event: "read:update", data: update, except }),
     stop: () => feed.stop(),
   };
 }

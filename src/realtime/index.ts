@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import { Server } from "socket.io";
-import type { SessionMiddleware } from "../http/session.js";
+import type { SessionMiddleware } from "../session/middleware.js";
+import type { PresenceNotices } from "../store/presence-notices.js";
 import type { SessionKeeper } from "../store/sessions.js";
 import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { connectionHandler } from "./connection.js";
@@ -15,6 +16,8 @@ export interface RealtimeOptions extends RealtimeDeps {
   sessions: SessionKeeper;
   /** Opens this worker's live feed (per-conversation subscriptions), which delivery drives. */
   openFeed: OpenFeed;
+  /** Opens this worker's channel of presence changes, which the announcer drives. */
+  openPresenceNotices: (heard: (users: string[]) => void) => PresenceNotices;
   /** The socket.io adapter: how broadcasts reach the other workers (redis or cluster). */
   adapter?: Parameters<ChatServer["adapter"]>[0];
 }
@@ -45,7 +48,7 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   requireLogin(io, config, options.presence);
 
   const delivery = createDelivery(io, options.openFeed, options.counters);
-  const announcer = createAnnouncer(io, options.presence, options.log);
+  const announcer = createAnnouncer(io, options.presence, options.openPresenceNotices, options.log);
   let draining = false;
   const connect = connectionHandler(io, options, delivery, announcer, () => draining);
   io.on("connection", (socket) => {

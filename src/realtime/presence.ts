@@ -1,5 +1,6 @@
 import type { Logger } from "../lib/logger.js";
 import type { PresenceStore } from "../store/presence.js";
+import type { PresenceNotices } from "../store/presence-notices.js";
 import type { ChatServer, RealtimeDeps } from "./context.js";
 import { acked, type Listeners } from "./with-ack.js";
 
@@ -27,18 +28,24 @@ export interface Announcer {
  * worker's CPU while 10k sockets connected. A change after a quiet spell goes out at once; the
  * ones that follow within PRESENCE_BATCH_MS are gathered into one broadcast.
  *
- * Each worker tells only its own sockets, and relays the users that changed on it to the other
- * workers as they change (those of one event-loop turn together), which add them to their next
- * batch: a socket hears one batch per PRESENCE_BATCH_MS however many workers the cluster has,
- * where a broadcast from every worker to every socket cost workers × sockets writes per batch.
+ * Each worker tells only its own sockets, and publishes the users that changed on it as they
+ * change (those of one event-loop turn together) to the workers that have sockets, which add them
+ * to their next batch: a socket hears one batch per PRESENCE_BATCH_MS however many workers the
+ * cluster has, and a worker without sockets hears nothing at all.
  *
  * What is announced is Redis's state at flush time, not the change a worker saw: workers flush
  * on their own clocks, so their batches can arrive out of order, but each one tells the truth.
  */
-export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Logger, batchMs = PRESENCE_BATCH_MS): Announcer {
+export function createAnnouncer(
+  io: ChatServer,
+  presence: PresenceStore,
+  openNotices: (heard: (users: string[]) => void) => PresenceNotices,
+  log: Logger,
+  batchMs = PRESENCE_BATCH_MS,
+): Announcer {
   /** Users to tell this worker's sockets about. */
   const pending = new Set<string>();
-  /** Users that changed here since the last relay: the other workers must hear of them too. */
+  /** Users that changed here since the last publish: the other workers must hear of them too. */
   const relay = new Set<string>();
   let relaying = false;
   let timer: NodeJS.Timeout | undefined;
@@ -47,7 +54,7 @@ export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Lo
 
   const sendRelay = (): void => {
     relaying = false;
-    if (relay.size > 0) io.serverSideEmit("presence:changed", [...relay]);
+    notices.publish([...relay]);
     relay.clear();
   };
   const flush = async (): Promise<void> => {
@@ -57,7 +64,7 @@ export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Lo
     sendRelay();
     const users = [...pending];
     pending.clear();
-    if (users.length === 0) return;
+    if (users.length === 0 || io.of("/").sockets.size === 0) return;
     try {
       broadcast(io, users, await presence.areOnline(users));
     } catch (err) {
@@ -78,19 +85,23 @@ export function createAnnouncer(io: ChatServer, presence: PresenceStore, log: Lo
     if (pending.size === 0 || timer) return;
     timer = setTimeout(flush, Math.max(0, lastFlush + batchMs - Date.now()));
   };
-  /** From the other workers; one of another version may send something else while a deploy rolls. */
-  const relayed = (users: unknown): void => {
-    if (!Array.isArray(users)) return;
-    const names = users.filter((user): user is string => typeof user === "string");
-    gather(names, false);
-  };
-  io.on("presence:changed", relayed);
+  const notices = openNotices((users) => gather(users, false));
+  // Heard only while this worker has sockets. The subscription is asked for as the first socket
+  // connects, on the connection its set-up's own subscriptions use after it, so it is in place by
+  // the time the client is welcomed and lists who is online.
+  io.on("connection", (socket) => {
+    notices.listen(true);
+    socket.on("disconnect", () => {
+      if (io.of("/").sockets.size === 0) notices.listen(false);
+    });
+  });
 
   return {
     changed: (users) => gather(users, true),
     flush,
     stop() {
       stopped = true;
+      notices.stop();
       clearTimeout(timer);
       timer = undefined;
       pending.clear();

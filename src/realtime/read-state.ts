@@ -1,8 +1,9 @@
 import { mentionedNames } from "../domain/mentions.js";
-import { type Conversation, isDirect, peerOf, userChannel, usernameKey } from "../domain/names.js";
+import { type Conversation, isDirect, peerOf, usernameKey } from "../domain/names.js";
 import { isStreamId } from "../domain/stream-ids.js";
 import { invalid } from "../lib/errors.js";
-import type { ChatServer, RealtimeDeps } from "./context.js";
+import type { RealtimeDeps } from "./context.js";
+import type { Delivery } from "./delivery.js";
 import { resolve } from "./messages.js";
 import { acked, type Listeners, objectPayload } from "./with-ack.js";
 
@@ -27,7 +28,7 @@ export interface StoredMessage {
  * the new count. It runs after the ack so a send never waits for it; a failure loses a count, not
  * the message, and is logged.
  */
-export function mentionStep(io: ChatServer, deps: RealtimeDeps): (message: StoredMessage) => void {
+export function mentionStep(deps: RealtimeDeps, delivery: Delivery): (message: StoredMessage) => void {
   const { readState, users, log } = deps;
 
   const countFor = async (name: string, { id, from, to }: StoredMessage): Promise<void> => {
@@ -42,7 +43,7 @@ export function mentionStep(io: ChatServer, deps: RealtimeDeps): (message: Store
       conversation = to;
     }
     const mentions = await readState.addMention(name, fieldOf(conversation), id);
-    if (mentions !== undefined) io.in(userChannel(name)).emit("read:update", { conversation, mentions });
+    if (mentions !== undefined) delivery.readUpdate(name, { conversation, mentions });
   };
 
   return (message) => {
@@ -54,7 +55,7 @@ export function mentionStep(io: ChatServer, deps: RealtimeDeps): (message: Store
   };
 }
 
-export function readStateListeners(io: ChatServer, deps: RealtimeDeps): Listeners {
+export function readStateListeners(deps: RealtimeDeps, delivery: Delivery): Listeners {
   const { log, readState } = deps;
 
   return {
@@ -67,7 +68,7 @@ export function readStateListeners(io: ChatServer, deps: RealtimeDeps): Listener
       const marker = await readState.markRead(user, fieldOf(conversation), lastId);
       const update = { conversation, lastId: marker.lastId, mentions: marker.mentions };
       // The user's other tabs and devices, on every worker, clear what this one has read.
-      io.in(userChannel(user)).except(socket.id).emit("read:update", update);
+      delivery.readUpdate(user, update, socket.id);
       return update;
     }),
 

@@ -1,38 +1,70 @@
 import { parseLimit } from "../domain/messages.js";
-import { assertNotGeneral, isRoomName, parseRoomName, type RoomName, userChannel } from "../domain/names.js";
+import { assertNotGeneral, GENERAL_ROOM, isRoomName, parseRoomName, type RoomName, userChannel } from "../domain/names.js";
 import { invalid } from "../lib/errors.js";
+import type { Joined } from "../store/rooms.js";
 import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
 import { type Delivery, type Sent, sentKey } from "./delivery.js";
+import { announceMember, memberWatchers } from "./room-admin.js";
 import { acked, answer, type Listeners, objectPayload } from "./with-ack.js";
 
+/** Adds the user to the room in the store: joins it, or creates it. */
+type Admit = (user: string, room: RoomName, payload: Record<string, unknown>) => Promise<Joined & { created?: boolean }>;
+
+function parsePrivate(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw invalid("private must be true or false");
+  return value;
+}
+
 export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Delivery): Listeners {
-  const { log, rooms, messages, config } = deps;
+  const { log, rooms, access, messages, config } = deps;
   /** The user's other sockets, on every worker. */
   const othersOf = (socket: ChatSocket) => io.in(userChannel(socket.data.user)).except(socket.id);
 
-  const join = async (socket: ChatSocket, raw: unknown, sent: Sent) => {
+  const enter = async (socket: ChatSocket, raw: unknown, sent: Sent, admit: Admit) => {
     const user = socket.data.user;
-    const room = parseRoomName(objectPayload(raw).room);
-    await rooms.join(user, room);
+    const payload = objectPayload(raw);
+    const room = parseRoomName(payload.room);
+    const wasMember = socket.rooms.has(room);
+    const joined = await admit(user, room, payload);
     socket.join(room);
     await delivery.follow(socket, [room]);
     // The user's other tabs, on any worker, follow the join live; they load history themselves.
     othersOf(socket).socketsJoin(room);
-    othersOf(socket).emit("room:joined", { room });
+    othersOf(socket).emit("room:joined", { room, private: joined.private });
+    // #general holds everyone: its member list is not followed live. A new room has no one to tell.
+    if (!wasMember && !joined.created && room !== GENERAL_ROOM) announceMember(io, { room, user, change: "joined" });
     const history = await messages.latest(room, user, config.limits.historyPage);
     const newest = history.at(-1)?.id;
     if (newest !== undefined) sent.set(sentKey(room), newest);
-    return { room, history };
+    return { room, history, private: joined.private };
   };
 
-  return {
-    // Live messages wait while the join reads history, so none is missed or sent twice.
-    "room:join"(payload, ack) {
+  const ownerOf = async (room: RoomName): Promise<{ owner?: string }> => {
+    const { owner } = await access.get(room);
+    return owner === undefined ? {} : { owner };
+  };
+
+  const joinRoom: Admit = (user, room) => rooms.join(user, room);
+  const createRoom: Admit = async (user, room, payload) => {
+    assertNotGeneral(room);
+    const isPrivate = parsePrivate(payload.private);
+    await access.create(user, room, { private: isPrivate });
+    return { private: isPrivate, created: true };
+  };
+
+  /** Live messages wait while the join reads history, so none is missed or sent twice. */
+  const entering = (event: "room:join" | "room:create", admit: Admit) =>
+    function (this: ChatSocket, payload: unknown, ack: unknown) {
       delivery
-        .hold(this, (sent) => answer(log, "room:join", ack, () => join(this, payload, sent)))
+        .hold(this, (sent) => answer(log, event, ack, () => enter(this, payload, sent, admit)))
         // The join was answered; only the hold itself failed.
         .catch((err: Error) => log.warn({ err: err.message }, "room join: live delivery not confirmed in sync"));
-    },
+    };
+
+  return {
+    "room:join": entering("room:join", joinRoom),
+    "room:create": entering("room:create", createRoom),
 
     "room:leave": acked(log, "room:leave", async (socket, raw) => {
       const user = socket.data.user;
@@ -42,9 +74,13 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
       // The redis adapter applies socketsLeave even to this worker's sockets only once its request
       // has come back through Redis; leaving locally first makes the ack mean "nothing more from
       // this room here" (a message stored right after could otherwise still arrive).
-      io.local.in(userChannel(user)).socketsLeave(room);
-      io.in(userChannel(user)).socketsLeave(room);
+      const channels = [room, memberWatchers(room)];
+      io.local.in(userChannel(user)).socketsLeave(channels);
+      io.in(userChannel(user)).socketsLeave(channels);
       othersOf(socket).emit("room:left", { room });
+      // An owner who leaves hands the room to another member (any): a room always has someone in charge.
+      const heir = await access.handOver(room, user);
+      announceMember(io, { room, user, change: "left", ...(heir === undefined ? await ownerOf(room) : { owner: heir }) });
       return {};
     }),
 

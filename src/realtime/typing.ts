@@ -1,12 +1,17 @@
-import { isDirect, parseConversation, peerOf, userChannel } from "../domain/names.js";
-import type { ChatServer, RealtimeDeps } from "./context.js";
+import { isDirect, parseConversation, peerOf, type StreamName } from "../domain/names.js";
+import type { RealtimeDeps } from "./context.js";
+import type { Delivery } from "./delivery.js";
 import { type Listeners, perSocket } from "./with-ack.js";
 
 /** Conversations a socket may be typing in within one interval. */
 const TRACKED_MAX = 100;
 
-/** Typing indicators: throttled per socket and conversation, volatile (dropped under load), never stored. */
-export function typingListeners(io: ChatServer, deps: RealtimeDeps): Listeners {
+/**
+ * Typing indicators: throttled per socket and conversation, volatile (dropped under load), never
+ * stored, and carried like the conversation's messages, so a worker hears only conversations its
+ * sockets are in.
+ */
+export function typingListeners(deps: RealtimeDeps, delivery: Delivery): Listeners {
   /** When each socket last announced each conversation. */
   const lastSentOf = perSocket(() => new Map<string, number>());
 
@@ -31,11 +36,8 @@ export function typingListeners(io: ChatServer, deps: RealtimeDeps): Listeners {
       mine.set(conversation, now);
 
       const user = this.data.user;
-      if (isDirect(conversation)) {
-        io.to(userChannel(peerOf(conversation))).volatile.emit("typing", { conversation: `@${user}`, user });
-      } else if (this.rooms.has(conversation)) {
-        io.to(conversation).except(userChannel(user)).volatile.emit("typing", { conversation, user });
-      }
+      if (isDirect(conversation)) delivery.typing({ peer: peerOf(conversation) }, user);
+      else if (this.rooms.has(conversation)) delivery.typing({ room: conversation as StreamName }, user);
     },
   };
 }

@@ -25,6 +25,8 @@ export interface Keys {
   /** The unordered set of rooms earlier versions kept; moved into `roomIndex` at start. */
   legacyRooms: string;
   roomMembers(room: string): string;
+  /** A room's owner and whether it is private (a hash); tagged by the room like its stream. */
+  roomAccess(room: string): string;
   userRooms(user: string): string;
   userDirects(user: string): string;
   /**
@@ -34,6 +36,8 @@ export interface Keys {
   presenceOnline: string;
   presenceWorkers: string;
   presenceWorker(workerId: string): string;
+  /** The sharded pub/sub channel of presence changes, heard by the workers that have sockets. */
+  presenceChanges: string;
   rate(kind: string, subject: string): string;
   /** A user's read marker per conversation; shares a hash slot with their mention counts. */
   readMarkers(user: string): string;
@@ -60,11 +64,13 @@ export function createKeys(prefix: string): Keys {
     roomIndex: k("room-index"),
     legacyRooms: k("rooms"),
     roomMembers: (room) => k(`members:${room}`),
+    roomAccess: (room) => k(`room:{${room}}`),
     userRooms: (user) => k(`rooms-of:${usernameKey(user)}`),
     userDirects: (user) => k(`directs-of:${usernameKey(user)}`),
     presenceOnline: k("presence:{online}"),
     presenceWorkers: k("presence:{online}:workers"),
     presenceWorker: (workerId) => k(`presence:{online}:worker:${workerId}`),
+    presenceChanges: k("presence:changes"),
     rate: (kind, subject) => k(`rate:${kind}:${subject}`),
     readMarkers: (user) => k(`read:{${usernameKey(user)}}`),
     mentionCounts: (user) => k(`mentions:{${usernameKey(user)}}`),

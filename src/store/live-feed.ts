@@ -4,7 +4,19 @@ import { compareIds } from "../domain/stream-ids.js";
 import type { Logger } from "../lib/logger.js";
 import type { Counters } from "../lib/metrics.js";
 import type { Keys } from "./keys.js";
-import { fromEntry, type LiveMessage, type Notice, parseLive, parseNotice, type StoredMessage } from "./live-wire.js";
+import {
+  encodeTyping,
+  encodeUserEvent,
+  fromEntry,
+  type LiveMessage,
+  type Notice,
+  parseLive,
+  parseNotice,
+  parseTyping,
+  parseUserEvent,
+  type StoredMessage,
+  type UserEvent,
+} from "./live-wire.js";
 import type { LiveSubscriber, Redis } from "./redis.js";
 import { goneAfter } from "./stream-info.js";
 
@@ -15,6 +27,12 @@ export interface LiveFeedHandlers {
   lost(stream: StreamName): void;
   /** A DM pair of a watched user has a message: the worker may not follow that pair yet. */
   noticed(user: string, notice: Notice): void;
+  /** `user` is typing in a followed room. */
+  typing(stream: StreamName, user: string): void;
+  /** `from` is typing to `user`, a watched user, in their direct conversation. */
+  typingTo(user: string, from: string): void;
+  /** An event for every socket of `user`, a watched user. */
+  userEvent(user: string, event: UserEvent): void;
 }
 
 /**
@@ -38,6 +56,13 @@ export interface LiveFeed {
   /** Listens to the notices of a user's new DM pairs. */
   watchUser(user: string): void;
   unwatchUser(user: string): void;
+  /**
+   * Tells the workers that follow a room that `user` is typing in it, or those that watch `peer`
+   * (a DM): only they have sockets to tell. Volatile: a failed publish is dropped.
+   */
+  signalTyping(to: { room: StreamName } | { peer: string }, user: string): void;
+  /** Tells the workers that watch `user` an event for the user's sockets. Volatile, as typing. */
+  signalUser(user: string, event: UserEvent): void;
   /** Settles once these subscriptions are in place (and each conversation has its cursor). */
   ready(streams: readonly StreamName[], users: readonly string[]): Promise<void>;
   /** Settles once everything stored in `stream` up to `id` was delivered (at once if not subscribed). */
@@ -163,9 +188,14 @@ export function createLiveFeed(
   };
 
   const onLive = (payload: string, channel: string): void => {
-    counters.liveReceived++;
     const topic = byChannel.get(channel);
     if (topic === undefined || topic.closed) return;
+    const typist = parseTyping(payload);
+    if (typist !== undefined) {
+      handlers.typing(topic.stream, typist);
+      return;
+    }
+    counters.liveReceived++;
     const live = parseLive(topic.stream, payload);
     if (live === undefined) {
       log.warn({ channel }, "live delivery: malformed message ignored");
@@ -177,8 +207,19 @@ export function createLiveFeed(
 
   const onNotice = (payload: string, channel: string): void => {
     const user = userOfChannel.get(channel);
+    if (user === undefined) return;
+    const typist = parseTyping(payload);
+    if (typist !== undefined) {
+      handlers.typingTo(user, typist);
+      return;
+    }
+    const event = parseUserEvent(payload);
+    if (event !== undefined) {
+      handlers.userEvent(user, event);
+      return;
+    }
     const notice = parseNotice(payload);
-    if (user !== undefined && notice !== undefined) handlers.noticed(user, notice);
+    if (notice !== undefined) handlers.noticed(user, notice);
   };
 
   const open = async (topic: Topic, after: string | undefined): Promise<void> => {
@@ -255,6 +296,15 @@ export function createLiveFeed(
       users.delete(user);
       userOfChannel.delete(watch.channel);
       sub.sUnsubscribe(watch.channel, onNotice).catch(() => undefined);
+    },
+
+    signalTyping(to, user) {
+      const channel = "room" in to ? keys.live(to.room) : keys.notices(to.peer);
+      redis.sPublish(channel, encodeTyping(user)).catch(() => undefined);
+    },
+
+    signalUser(user, event) {
+      redis.sPublish(keys.notices(user), encodeUserEvent(event)).catch(() => undefined);
     },
 
     async ready(streams, names) {

@@ -1,4 +1,4 @@
-import { type Conversation, pairOf, parseConversation, type StreamName } from "../domain/names.js";
+import { type Conversation, isUsername, pairOf, parseConversation, type StreamName } from "../domain/names.js";
 import { isStreamId, timestampOf } from "../domain/stream-ids.js";
 
 /**
@@ -85,4 +85,54 @@ export function parseNotice(payload: string): Notice | undefined {
   const [stream = "", id = "", prev = ""] = payload.split("\n");
   if (!PAIR.test(stream) || !isStreamId(id) || !isStreamId(prev)) return undefined;
   return { stream: stream as StreamName, id, prev };
+}
+
+/**
+ * A typing signal shares the channels of messages (a room's live channel, a user's notice channel),
+ * so it reaches exactly the workers that follow the conversation. Its first line is never a stream
+ * id nor a DM pair, so workers of an earlier version drop it as malformed.
+ */
+const TYPING = "typing\n";
+
+export function encodeTyping(user: string): string {
+  return `${TYPING}${user}`;
+}
+
+/**
+ * An event for every socket of one user (a read marker that moved on another tab), on the user's
+ * notice channel: only the workers with a socket of that user hear it. The realtime layer names
+ * and checks the event; here it is a name, a JSON body and the socket that need not hear it.
+ */
+export interface UserEvent {
+  event: string;
+  data: unknown;
+  except?: string;
+}
+
+const USER_EVENT = "user-event\n";
+
+export function encodeUserEvent(event: UserEvent): string {
+  return `${USER_EVENT}${JSON.stringify(event)}`;
+}
+
+/** A user event; undefined when the payload is something else or malformed. */
+export function parseUserEvent(payload: string): UserEvent | undefined {
+  if (!payload.startsWith(USER_EVENT)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.slice(USER_EVENT.length));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { event, data, except } = parsed as Record<string, unknown>;
+  if (typeof event !== "string" || (except !== undefined && typeof except !== "string")) return undefined;
+  return except === undefined ? { event, data } : { event, data, except };
+}
+
+/** The typist of a typing signal; undefined when the payload is something else. */
+export function parseTyping(payload: string): string | undefined {
+  if (!payload.startsWith(TYPING)) return undefined;
+  const user = payload.slice(TYPING.length);
+  return isUsername(user) ? user : undefined;
 }

@@ -40,6 +40,8 @@ export type Redis = Pick<
   | "sCard"
   | "sMembers"
   | "sIsMember"
+  | "sRandMember"
+  | "sScan"
   | "xAdd"
   | "xRange"
   | "xRevRange"

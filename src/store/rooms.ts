@@ -1,8 +1,10 @@
 import { type DirectName, type RoomName, usernameKey } from "../domain/names.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
+import { guarded } from "./outages.js";
 import type { RateLimiter } from "./rate-limits.js";
-import { guarded, type Redis } from "./redis.js";
+import type { Redis } from "./redis.js";
+import { luaScript } from "./scripts.js";
 
 /** The legacy key is no set (already moved, or another use of the name): nothing to move. */
 const wrongType = (err: unknown): string[] => {
@@ -28,11 +30,20 @@ export interface RoomLimits {
   createPerHour: number;
 }
 
+export interface Joined {
+  /** Whether the room is private (members join it by invitation only). */
+  private: boolean;
+}
+
 /** Who belongs where: kept in Redis so a reconnect to any worker on any host rejoins the same rooms. */
 export interface RoomStore {
-  /** @throws E_FORBIDDEN past the rooms a user may belong to, E_RATE_LIMITED past the rooms a user may create. */
-  join(user: string, room: RoomName): Promise<void>;
-  /** Leaves; a room nobody is left in is no longer listed. */
+  /**
+   * Joins a public room, or re-joins one the user belongs to; the first joiner of a new room owns it.
+   * @throws E_FORBIDDEN for a private room the user is not a member of, or past the rooms a user
+   * may belong to; E_RATE_LIMITED past the rooms a user may create.
+   */
+  join(user: string, room: RoomName): Promise<Joined>;
+  /** Leaves; a room nobody is left in is no longer listed, and loses its owner and privacy. */
   leave(user: string, room: RoomName): Promise<void>;
   roomsOf(user: string): Promise<RoomName[]>;
   /** Peers the user has exchanged direct messages with, as `@Name`. */
@@ -43,43 +54,95 @@ export interface RoomStore {
   migrate(): Promise<void>;
 }
 
-export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, limits: RoomLimits): RoomStore {
-  // Not one transaction: each add is idempotent, a failed join is retried whole, and the keys need
-  // not share a hash slot (Redis Cluster). The room is listed only after its member is added, so a
-  // leave that finds the room empty and unlists it sees this member when it checks again (forget).
-  const add = async (user: string, room: RoomName) => {
-    await guarded(() => Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user)]));
-    await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+// A private room's history was for its members only: it goes with the last of them, so whoever
+// creates the name again reads nothing of it. The room's record and stream share its hash tag.
+const FORGET_ACCESS = luaScript<number>(`
+if redis.call('HGET', KEYS[1], 'private') == '1' then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[1])
+return 1`);
+
+// A non-member may join unless the room is private; the first joiner of a new room becomes its
+// owner. One key, so a private room created at the same moment is seen either way.
+const MAY_JOIN = luaScript<number>(`
+if redis.call('HGET', KEYS[1], 'private') == '1' then return 0 end
+if ARGV[2] == '1' then redis.call('HSETNX', KEYS[1], 'owner', ARGV[1]) end
+return 1`);
+
+/** Registered with every Redis client (script-registry.ts). */
+export const roomScripts = { roomForgetAccess: FORGET_ACCESS, roomMayJoin: MAY_JOIN };
+
+export const notInvited = (room: RoomName): AppError => new AppError("E_FORBIDDEN", `${room} is private: ask its owner for an invitation`);
+
+/** Adds and removes memberships: the user's set, the room's set and (for public rooms) the room index. */
+export interface Memberships {
+  add(user: string, room: RoomName, listed: boolean): Promise<void>;
+  remove(user: string, room: RoomName): Promise<void>;
+  /** @throws E_FORBIDDEN when the user already belongs to as many rooms as allowed. */
+  assertRoomFor(user: string, limit: number, subject?: string): Promise<void>;
+}
+
+export function createMemberships(redis: Redis, keys: Keys): Memberships {
+  return {
+    // Not one transaction: each write is idempotent, a failed join is retried whole, and the keys
+    // need not share a hash slot (Redis Cluster). The room is listed only after its member is added,
+    // so a leave that finds the room empty and unlists it sees this member when it checks again.
+    async add(user, room, listed) {
+      await guarded(() => Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user)]));
+      if (listed) await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+    },
+    async remove(user, room) {
+      await guarded(() => Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]));
+    },
+    async assertRoomFor(user, limit, subject = "you are") {
+      const count = await guarded(() => redis.sCard(keys.userRooms(user)));
+      if (count >= limit) throw new AppError("E_FORBIDDEN", `${subject} in ${limit} rooms already: leave one first`);
+    },
   };
+}
+
+export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, limits: RoomLimits): RoomStore {
+  const memberships = createMemberships(redis, keys);
 
   /**
-   * Unlists a room nobody is in. The members and the list are in different hash slots, so no
-   * script can decide both: after unlisting, the room is listed again if a join came in between.
+   * Unlists a room nobody is in; true when it did. The members and the list are in different hash
+   * slots, so no script can decide both: after unlisting, the room is listed again if a join came
+   * in between.
    */
-  const forgetIfEmpty = async (room: RoomName) => {
-    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) > 0) return;
+  const forgetIfEmpty = async (room: RoomName): Promise<boolean> => {
+    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) > 0) return false;
     await guarded(() => redis.zRem(keys.roomIndex, room));
-    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) > 0)
-      await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) === 0) return true;
+    const access = await guarded(() => redis.hGet(keys.roomAccess(room), "private"));
+    if (access !== "1") await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+    return false;
   };
 
   return {
     async join(user, room) {
-      const [member, count, exists] = await guarded(() =>
-        Promise.all([redis.sIsMember(keys.userRooms(user), room), redis.sCard(keys.userRooms(user)), redis.exists(keys.roomMembers(room))]),
+      const [member, count, exists, privacy] = await guarded(() =>
+        Promise.all([
+          redis.sIsMember(keys.userRooms(user), room),
+          redis.sCard(keys.userRooms(user)),
+          redis.exists(keys.roomMembers(room)),
+          redis.hGet(keys.roomAccess(room), "private"),
+        ]),
       );
+      const isPrivate = privacy === "1";
       if (!member) {
+        if (isPrivate) throw notInvited(room);
         if (count >= limits.perUser) throw new AppError("E_FORBIDDEN", `you are in ${limits.perUser} rooms already: leave one first`);
         // Counted only when the room is new: joining existing rooms is bounded by the rooms per user.
         if (!exists) await limiter.hit("room-create", usernameKey(user), limits.createPerHour, 3600);
+        const allowed = await guarded(() => redis.roomMayJoin([keys.roomAccess(room)], [user, exists ? "0" : "1"]));
+        if (allowed !== 1) throw notInvited(room);
       }
-      await add(user, room);
+      await memberships.add(user, room, !isPrivate);
+      return { private: isPrivate };
     },
     async leave(user, room) {
-      // Sent together, not as one transaction: each removal is idempotent, and the keys need not
-      // share a hash slot (Redis Cluster).
-      await guarded(() => Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]));
-      await forgetIfEmpty(room);
+      await memberships.remove(user, room);
+      // A name nobody uses any more is free for anyone to create again, public or private.
+      if (await forgetIfEmpty(room)) await guarded(() => redis.roomForgetAccess([keys.roomAccess(room), keys.logOf(room)], []));
     },
     async roomsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();

@@ -3,6 +3,8 @@ import { messageScripts } from "./messages.js";
 import { presenceScripts } from "./presence.js";
 import { rateLimitScripts } from "./rate-limits.js";
 import { readStateScripts } from "./read-state.js";
+import { roomAccessScripts } from "./room-access.js";
+import { roomScripts } from "./rooms.js";
 import { userScripts } from "./users.js";
 
 /**
@@ -16,6 +18,8 @@ export const SCRIPTS = {
   ...presenceScripts,
   ...rateLimitScripts,
   ...readStateScripts,
+  ...roomAccessScripts,
+  ...roomScripts,
   ...userScripts,
 };
 

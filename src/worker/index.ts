@@ -6,22 +6,24 @@ import { createAdapter as createRedisAdapter, createShardedAdapter } from "@sock
 import type { Config } from "../config.js";
 import { createAccounts } from "../http/accounts.js";
 import { API_BODY_BYTES, createApp } from "../http/app.js";
-import { createSessionMiddleware } from "../http/session.js";
 import { createHashGate } from "../lib/hash-gate.js";
 import { isPrimaryMessage, sendToPrimary } from "../lib/ipc.js";
 import type { Logger } from "../lib/logger.js";
 import { Counters, createMetricsRegistry } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
+import { createSessionMiddleware } from "../session/middleware.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
 import { createKeys } from "../store/keys.js";
 import { createLiveFeed } from "../store/live-feed.js";
 import { createLoginLimits } from "../store/login-limits.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
+import { createPresenceNotices } from "../store/presence-notices.js";
 import { createRateLimiter } from "../store/rate-limits.js";
 import { createReadStateStore } from "../store/read-state.js";
 import { connectRedisClients, type RedisClients, type RedisTarget } from "../store/redis.js";
 import { replicaConfirmer } from "../store/replication.js";
+import { createRoomAccessStore } from "../store/room-access.js";
 import { createRoomStore } from "../store/rooms.js";
 import { createSearchStore } from "../store/search.js";
 import { createSessionKeeper, createSessionStore, sharedDevSecret } from "../store/sessions.js";
@@ -82,7 +84,9 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   );
   const users = createUserStore(redis, keys);
   const limiter = createRateLimiter(redis, keys);
-  const rooms = createRoomStore(redis, keys, limiter, { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate });
+  const roomLimits = { perUser: config.limits.roomsPerUser, createPerHour: config.limits.roomCreateRate };
+  const rooms = createRoomStore(redis, keys, limiter, roomLimits);
+  const access = createRoomAccessStore(redis, keys, limiter, roomLimits);
   await rooms.migrate();
   const presence = createPresenceStore(redis, keys, `${instance}#${randomUUID().slice(0, 8)}`, config.presenceTtlSeconds);
   await presence.heartbeat(); // registered before the first connection, so a crash is always swept
@@ -133,6 +137,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     instance,
     users,
     rooms,
+    access,
     messages,
     presence,
     limiter,
@@ -142,6 +147,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
     openFeed: (handlers) => createLiveFeed(clients.live, redis, keys, handlers, log, counters),
+    openPresenceNotices: (heard) => createPresenceNotices(clients.live, redis, keys, heard, log),
     adapter,
   });
   const live = realtime;

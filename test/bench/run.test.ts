@@ -47,7 +47,8 @@ t.test("npm run bench -- --smoke > every scenario runs end to end against both t
   if (code !== 0) t.comment(output.slice(-4000));
   const report = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as BenchReport;
   for (const scenario of SCENARIOS) {
-    for (const target of ["ours", "ref"] as const) {
+    // B7's hosts share a Redis and a deployment: the reference relay has no such shape.
+    for (const target of scenario === "B7" ? (["ours"] as const) : (["ours", "ref"] as const)) {
       const run = report.runs.find((r) => r.scenario === scenario && r.target === target);
       t.ok(run?.result && !run.error, `${scenario} ran against ${target}${run?.error ? `: ${run.error.split("\n")[0]}` : ""}`);
     }
@@ -81,6 +82,24 @@ t.test("npm run bench -- --smoke > every scenario runs end to end against both t
   t.ok(b5 && b5.storm.latency.count > 0, "B5: the messages' latency recorded through the storm");
   const b6 = resultOf(report, "B6", "ours");
   t.ok(b6 && b6.overload.latency.count > 0 && b6.overload.serverCores > 0, "B6: the overload window measured");
+  const b7 = resultOf(report, "B7", "ours");
+  t.same(
+    b7?.shapes.map((shape) => [shape.hosts, shape.loaded, shape.layout, shape.deliveredRatio]),
+    [
+      [2, 1, "local", 1],
+      [2, 2, "spread", 1],
+    ],
+    "B7: both shapes ran and every message reached both members of its room",
+  );
+  t.ok(
+    b7?.shapes.every((shape) => shape.sentPerSec > 0 && shape.perHost.every((host) => host.sockets === 0 || host.cpuUsPerServedMsg > 0)),
+    "B7: every loaded host's CPU per message served measured",
+  );
+  t.ok(b7 && b7.shapes[0]?.idleCpuUsPerClusterMsg !== null, "B7: the host without clients measured");
+  t.ok(
+    b7?.shapes.every((shape) => shape.redis.length === 1 && shape.redisCpuUsPerMsg > 0),
+    "B7: Redis CPU per message measured",
+  );
 
   for (const scenario of SCENARIOS) {
     t.ok(
@@ -90,4 +109,5 @@ t.test("npm run bench -- --smoke > every scenario runs end to end against both t
   }
   const section = readFileSync(join(dir, "section.md"), "utf8");
   t.match(section, /### Every scenario's common figures[\s\S]*B6 at 2× saturation/, "the page section has every scenario's common figures");
+  t.match(section, /### B7 hosts[\s\S]*\| 2 \| 2 \| spread \|/, "the page section has B7's table");
 });

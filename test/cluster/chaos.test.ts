@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
-import { compareIds } from "../../src/domain/stream-ids.js";
 import { registerUser } from "../helpers/clients.js";
 import { alive, pidOf, startCluster } from "../helpers/cluster.js";
+import { checkDeliveries, drainSends } from "../helpers/delivery-check.js";
 import { startRedis } from "../helpers/redis.js";
 import { percentile, ReliableClient } from "../helpers/reliable-client.js";
 
@@ -67,102 +67,24 @@ t.test("chaos > 50 clients, rooms and DMs, workers killed -9 > every acked messa
   }
   await sleep(Math.max(0, SEND_SECONDS * 1000 - (Date.now() - started)));
 
-  // Drain: keep retrying until every send is acked, then let deliveries settle.
-  const drainStart = Date.now();
-  while (clients.some((c) => c.unacked > 0) && Date.now() - drainStart < 60_000) {
-    for (const client of clients) client.flush();
-    await sleep(250);
-  }
   clearInterval(ticker);
-  t.equal(
-    clients.reduce((n, c) => n + c.unacked, 0),
-    0,
-    "every send was eventually acked",
-  );
-  await sleep(2000);
+  t.equal(await drainSends(clients), 0, "every send was eventually acked");
+  const delivered = checkDeliveries(clients, members, (line) => t.comment(line));
 
-  // Expected: each acked message, for every member of its conversation, exactly once and in order.
-  const acked = clients.flatMap((c) => c.acked);
-  const byUser = new Map(clients.map((c) => [c.user, c]));
-  let lost = 0;
-  let duplicates = 0;
-  let outOfOrder = 0;
-  let deliveries = 0;
-  for (const client of clients) {
-    const expected = new Map<string, Set<string>>();
-    const expect = (conversation: string, id: string) => {
-      const set = expected.get(conversation) ?? new Set<string>();
-      set.add(id);
-      expected.set(conversation, set);
-    };
-    for (const message of acked) {
-      if (message.to.startsWith("#")) {
-        if (members.get(message.to)?.has(client.user)) expect(message.to, message.id);
-      } else if (message.from === client.user) expect(message.to, message.id);
-      else if (message.to === `@${client.user}`) expect(`@${message.from}`, message.id);
-    }
-    for (const [conversation, ids] of expected) {
-      const arrived = client.arrivals.get(conversation) ?? [];
-      const seen = new Set<string>();
-      let previous: string | undefined;
-      for (const id of arrived) {
-        if (seen.has(id)) {
-          duplicates++;
-          if (duplicates <= 3) {
-            const hits = client.trace.filter((e) => e.id === id && e.conversation === conversation);
-            t.comment(`dup ${client.user} ${conversation} ${id} ${JSON.stringify(hits)} welcomes=${JSON.stringify(client.welcomes)}`);
-          }
-        }
-        seen.add(id);
-        if (previous !== undefined && compareIds(id, previous) <= 0) {
-          outOfOrder++;
-          if (outOfOrder <= 3) {
-            const at = client.trace.findIndex((e) => e.id === id && e.conversation === conversation);
-            t.comment(`order ${conversation} ${previous} then ${id}: ${JSON.stringify(client.trace.slice(Math.max(0, at - 3), at + 2))}`);
-          }
-        }
-        previous = id;
-      }
-      for (const id of ids) {
-        if (seen.has(id)) continue;
-        lost++;
-        if (lost <= 3) {
-          const around = arrived.filter((a) => Math.abs(Number(a.split("-")[0]) - Number(id.split("-")[0])) < 3000);
-          t.comment(
-            `lost ${client.user} ${conversation} ${id}; arrived near it: ${JSON.stringify(around)} welcomes=${JSON.stringify(client.welcomes)}`,
-          );
-        }
-      }
-      deliveries += ids.size;
-    }
-    t.ok(byUser.has(client.user));
-  }
   const reconnects = clients.flatMap((c) => c.reconnectMs);
   const figures = {
-    messagesAcked: acked.length,
-    deliveriesExpected: deliveries,
+    ...delivered,
     kills,
-    lost,
-    duplicates,
-    outOfOrder,
     reconnects: reconnects.length,
     reconnectP50Ms: percentile(reconnects, 50),
     reconnectP99Ms: percentile(reconnects, 99),
     reconnectMaxMs: Math.max(0, ...reconnects),
   };
   t.comment(`chaos figures: ${JSON.stringify(figures)}`);
-  t.ok(acked.length > 500, `${acked.length} messages acked`);
+  t.ok(delivered.messagesAcked > 500, `${delivered.messagesAcked} messages acked`);
   t.ok(reconnects.length >= kills, "clients were disconnected by the kills and came back");
-  t.equal(lost, 0, "no acknowledged message lost");
-  t.equal(duplicates, 0, "no message shown twice");
-  t.equal(outOfOrder, 0, "every conversation in order");
-  // A DM stream is shared by a pair, so the key is the id with both ends.
-  const keyOf = (m: { id: string; to: string; from: string }) =>
-    m.to.startsWith("#") ? `${m.id}${m.to}` : `${m.id}${[m.to, `@${m.from}`].sort()}`;
-  const storedIds = new Map<string, number>();
-  for (const m of acked) storedIds.set(keyOf(m), (storedIds.get(keyOf(m)) ?? 0) + 1);
-  const reused = [...storedIds].filter(([, n]) => n > 1);
-  if (reused.length > 0)
-    t.comment(`reused ids: ${JSON.stringify(reused.slice(0, 3))} ${JSON.stringify(acked.filter((m) => keyOf(m) === reused[0]?.[0]))}`);
-  t.equal(reused.length, 0, "one id per acked message");
+  t.equal(delivered.lost, 0, "no acknowledged message lost");
+  t.equal(delivered.duplicates, 0, "no message shown twice");
+  t.equal(delivered.outOfOrder, 0, "every conversation in order");
+  t.equal(delivered.reusedIds, 0, "one id per acked message");
 });

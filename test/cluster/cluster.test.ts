@@ -8,7 +8,7 @@ import t from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
 import { PRESENCE_BATCH_MS } from "../../src/realtime/presence.js";
 import { type ChatClient, type Connected, connect, presenceLog, registerUser, send, settle, untilOnline } from "../helpers/clients.js";
-import { alive, pidOf, startCluster, type TestCluster } from "../helpers/cluster.js";
+import { alive, pidOf, startCluster, type TestCluster, twoWorkers } from "../helpers/cluster.js";
 import { freePort, startRedis } from "../helpers/redis.js";
 
 const redis = await startRedis();
@@ -26,24 +26,11 @@ function readyWorkers(cluster: TestCluster, since = 0): number[] {
     .map((l) => pidOf(l.instance as string));
 }
 
-/** Connects new clients (polling, then upgrade, through the sticky primary) until two workers serve them. */
-async function twoWorkers(cluster: TestCluster, cookie: string): Promise<[Connected, Connected]> {
-  const byInstance = new Map<string, Connected>();
-  for (let i = 0; i < 20 && byInstance.size < 2; i++) {
-    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"], reconnection: true });
-    sockets.push(client.socket);
-    if (!byInstance.has(client.welcome.instance)) byInstance.set(client.welcome.instance, client);
-  }
-  const clients = [...byInstance.values()];
-  if (clients.length < 2) throw new Error("all clients landed on one worker");
-  return clients as [Connected, Connected];
-}
-
 t.test("cluster > clients on two workers > a message crosses workers", async (t) => {
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c1:" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [one, two] = await twoWorkers(cluster, cookie);
+  const [one, two] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
   t.not(one.welcome.instance, two.welcome.instance);
   const ack = await send(one.socket, "#general", "across workers");
   await settle(() => two.received.some((m) => m.id === ack.id));
@@ -60,7 +47,7 @@ t.test("cluster > ADAPTER=cluster > a message crosses workers through the primar
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c2:", ADAPTER: "cluster" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [one, two] = await twoWorkers(cluster, cookie);
+  const [one, two] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
   const updates: string[] = [];
   two.socket.on("session:ended", () => updates.push("ended"));
   const ack = await send(one.socket, "#general", "via cluster adapter");
@@ -72,7 +59,7 @@ t.test("cluster > kill -9 a worker > respawned, and its client reconnects by its
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c3:" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [victim, witness] = await twoWorkers(cluster, cookie);
+  const [victim, witness] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
   const victimPid = pidOf(victim.welcome.instance);
   const rewelcome = new Promise<{ instance: string; at: number }>((resolve) =>
     victim.socket.once("welcome", (w) => resolve({ instance: w.instance, at: Date.now() })),
@@ -100,7 +87,7 @@ t.test("cluster > SIGHUP > workers replaced one at a time; clients keep chatting
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c4:" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [one, two] = await twoWorkers(cluster, cookie);
+  const [one, two] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
   // A second user with a single tab: it moves once or twice, and must never look offline. While
   // one worker drains, the watcher on the other one hears every announcement.
   const mover = await registerUser(cluster.url);
@@ -226,7 +213,7 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   t.teardown(() => cluster.stop());
   const watcher = await registerUser(cluster.url);
   const { user, cookie } = await registerUser(cluster.url);
-  const [watching] = await twoWorkers(cluster, watcher.cookie);
+  const [watching] = await twoWorkers(cluster, watcher.cookie, (socket) => sockets.push(socket));
   const updates: { user: string; online: boolean; at: number }[] = [];
   const told = presenceLog(watching.socket);
   const stamp = () => {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
+import { type ChatClient, type Connected, connect } from "./clients.js";
 import { LOOSE_LIMITS } from "./server.js";
 
 export interface LogLine {
@@ -24,9 +25,18 @@ export interface TestCluster {
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
+export interface ClusterOptions {
+  /**
+   * Runs the server as the leader of its own process group, as a host's service manager would, so
+   * that a test can kill the whole host at once: `process.kill(-proc.pid, "SIGKILL")`.
+   */
+  ownProcessGroup?: boolean;
+}
+
 /** Runs the built server (`node dist/src/main.js`) as a real cluster on a free loopback port. */
-export async function startCluster(env: Record<string, string>): Promise<TestCluster> {
+export async function startCluster(env: Record<string, string>, { ownProcessGroup = false }: ClusterOptions = {}): Promise<TestCluster> {
   const proc = spawn(process.execPath, [join(PROJECT_ROOT, "dist/src/main.js")], {
+    detached: ownProcessGroup,
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH,
@@ -122,3 +132,23 @@ export function alive(pid: number): boolean {
 
 /** The worker pid in a `welcome.instance` ("<host>/<pid>"). */
 export const pidOf = (instance: string): number => Number(instance.split("/").pop());
+
+/**
+ * Connects new clients (polling, then upgrade, through the sticky primary) until two workers serve
+ * them; every socket opened is handed to `opened`, so the caller closes them all.
+ */
+export async function twoWorkers(
+  cluster: TestCluster,
+  cookie: string,
+  opened: (socket: ChatClient) => void,
+): Promise<[Connected, Connected]> {
+  const byInstance = new Map<string, Connected>();
+  for (let i = 0; i < 20 && byInstance.size < 2; i++) {
+    const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"], reconnection: true });
+    opened(client.socket);
+    if (!byInstance.has(client.welcome.instance)) byInstance.set(client.welcome.instance, client);
+  }
+  const clients = [...byInstance.values()];
+  if (clients.length < 2) throw new Error("all clients landed on one worker");
+  return clients as [Connected, Connected];
+}

@@ -1,3 +1,4 @@
+import { createClient } from "@redis/client";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
 
 export { freePort } from "../../src/lib/redis-server.js";
@@ -13,6 +14,8 @@ export function startRedis(): Promise<TestRedis> {
 export interface RedisUnderTest {
   /** REDIS_URL, or REDIS_CLUSTER_NODES. */
   env: Record<string, string>;
+  /** The reply of the node that serves `key` (on a cluster, the master of its slot). */
+  commandFor(key: string, args: string[]): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -26,9 +29,24 @@ export async function startRedisUnderTest(): Promise<RedisUnderTest> {
   if (topology === "cluster") {
     const { startRedisCluster } = await import("./redis-cluster.js");
     const cluster = await startRedisCluster();
-    return { env: { REDIS_CLUSTER_NODES: cluster.nodeList }, stop: cluster.stop };
+    return {
+      env: { REDIS_CLUSTER_NODES: cluster.nodeList },
+      commandFor: async (key, args) => cluster.command(await cluster.masterOf(key), args),
+      stop: cluster.stop,
+    };
   }
   if (topology !== "standalone") throw new Error(`CHAT_TEST_REDIS: expected standalone or cluster, got "${topology}"`);
   const redis = await startRedis();
-  return { env: { REDIS_URL: redis.url }, stop: redis.stop };
+  return { env: { REDIS_URL: redis.url }, commandFor: (_key, args) => commandOn(redis.url, args), stop: redis.stop };
+}
+
+async function commandOn(url: string, args: string[]): Promise<unknown> {
+  const client = createClient({ url });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
 }

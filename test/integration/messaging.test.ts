@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
+import { createKeys } from "../../src/store/keys.js";
 import { type ChatClient, call, connect, inbox, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
 import { startRedisUnderTest } from "../helpers/redis.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -49,7 +50,7 @@ t.test("room:join > new room > created, joined, empty history; rooms:list counts
   const alice = await user();
   const bob = await user(b);
   const name = room();
-  t.same(await join(alice.socket, name), { room: name, history: [] });
+  t.same(await join(alice.socket, name), { room: name, history: [], private: false });
   await join(bob.socket, name.toUpperCase());
   const list = await call<{ rooms: { room: string; members: number }[] }>(alice.socket, "rooms:list", {});
   t.ok(list.ok);
@@ -372,6 +373,42 @@ t.test("typing > in a room > other members get it, the typist does not", async (
   await settle(() => got.length >= 1);
   t.same(got, [{ conversation: name, user: alice.user }]);
   t.same(self, []);
+});
+
+t.test("typing > a DM across workers > the peer's tabs get it named after the typist, the typist's do not", async (t) => {
+  const alice = await user(a);
+  const bob = await user(b);
+  const got: unknown[] = [];
+  const self: unknown[] = [];
+  bob.socket.on("typing", (e) => got.push(e));
+  alice.socket.on("typing", (e) => self.push(e));
+  alice.socket.emit("typing", { to: `@${bob.user}` });
+  await settle(() => got.length >= 1);
+  t.same(got, [{ conversation: `@${alice.user}`, user: alice.user }]);
+  t.same(self, []);
+});
+
+t.test("presence > a worker's sockets come and go > it hears presence changes only while it has one", async (t) => {
+  const c = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
+  t.teardown(() => c.stop());
+  const channel = createKeys(a.config.redisPrefix).presenceChanges;
+  const listeners = async (): Promise<number> => {
+    const reply = (await redis.commandFor(channel, ["PUBSUB", "SHARDNUMSUB", channel])) as [string, number];
+    return Number(reply[1]);
+  };
+  const until = async (count: number): Promise<number> => {
+    const deadline = Date.now() + 5000;
+    while ((await listeners()) !== count && Date.now() < deadline) await sleep(50);
+    return listeners();
+  };
+  await user(a); // a and b may hold sockets of earlier tests: they listen throughout
+  const before = await listeners();
+  t.equal(before, 2, "a and b listen, the socket-less c does not");
+  const { cookie } = await registerUser(c.url);
+  const tab = await connect(c.url, cookie);
+  t.equal(await until(before + 1), before + 1, "c listens from its first socket");
+  tab.socket.close();
+  t.equal(await until(before), before, "and stops after its last");
 });
 
 t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate, no gap, in order", async (t) => {

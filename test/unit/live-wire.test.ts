@@ -1,6 +1,15 @@
 import t from "tap";
 import { streamOf } from "../../src/domain/names.js";
-import { encodeNotice, fromEntry, parseLive, parseNotice } from "../../src/store/live-wire.js";
+import {
+  encodeNotice,
+  encodeTyping,
+  encodeUserEvent,
+  fromEntry,
+  parseLive,
+  parseNotice,
+  parseTyping,
+  parseUserEvent,
+} from "../../src/store/live-wire.js";
 
 t.test("streamOf > a DM pair > one stream for both sides, names in lower case; a room is itself", async (t) => {
   t.equal(streamOf("@Bob", "alice"), "@alice:@bob");
@@ -33,4 +42,24 @@ t.test("parseNotice > what encodeNotice wrote > the same notice; anything else i
   t.same(parseNotice(encodeNotice(notice)), notice);
   t.equal(parseNotice("#lobby\n9-0\n0-0"), undefined, "rooms have no notices");
   t.equal(parseNotice("@alice:@bob\n9-0"), undefined);
+});
+
+t.test("parseTyping > a typing signal > its typist; messages, notices and bad names are not signals", async (t) => {
+  t.equal(parseTyping(encodeTyping("Alice")), "Alice");
+  t.equal(parseTyping("1-0\n2-0\nAlice\n#lobby\ncid12345\ntyping"), undefined, "a message");
+  t.equal(parseTyping(encodeNotice({ stream: "@alice:@bob", id: "2-0", prev: "1-0" })), undefined, "a notice");
+  t.equal(parseTyping("typing\nno way"), undefined, "not a username");
+  t.equal(parseLive("#lobby", encodeTyping("Alice")), undefined, "an earlier version drops it as a message");
+  t.equal(parseNotice(encodeTyping("Alice")), undefined, "an earlier version drops it as a notice");
+});
+
+t.test("parseUserEvent > a user event > name, body and the socket to skip; anything else is not one", async (t) => {
+  const event = { event: "read:update", data: { conversation: "#lobby", mentions: 0 }, except: "sid1" };
+  t.same(parseUserEvent(encodeUserEvent(event)), event);
+  t.same(parseUserEvent(encodeUserEvent({ event: "read:update", data: 1 })), { event: "read:update", data: 1 });
+  t.equal(parseUserEvent("user-event\n{not json"), undefined, "malformed JSON");
+  t.equal(parseUserEvent('user-event\n{"event":3}'), undefined, "no event name");
+  t.equal(parseUserEvent(encodeTyping("Alice")), undefined, "a typing signal");
+  t.equal(parseNotice(encodeUserEvent(event)), undefined, "an earlier version drops it as a notice");
+  t.equal(parseTyping(encodeUserEvent(event)), undefined);
 });

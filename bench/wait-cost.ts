@@ -13,6 +13,7 @@ import { createKeys } from "../src/store/keys.js";
 import { createMessageStore } from "../src/store/messages.js";
 import { oneServer, type Redis } from "../src/store/redis.js";
 import { replicaConfirmer } from "../src/store/replication.js";
+import { SCRIPTS } from "../src/store/script-registry.js";
 import { newHistogram, summarize } from "./lib/histogram.js";
 import { type RedisServer, startRedis } from "./lib/redis-server.js";
 import { sleep } from "./lib/time.js";
@@ -33,7 +34,7 @@ interface Result {
 }
 
 async function measure(primary: RedisServer, wait: boolean, rate: number, seconds: number): Promise<Result> {
-  const client = createClient({ url: primary.url, commandOptions: { timeout: 0 } });
+  const client = createClient({ url: primary.url, commandOptions: { timeout: 0 }, scripts: SCRIPTS });
   client.on("error", () => undefined);
   await client.connect();
   const redis: Redis = client;

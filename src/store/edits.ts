@@ -3,7 +3,8 @@ import type { Message } from "../domain/messages.js";
 import type { Conversation } from "../domain/names.js";
 import { timestampOf } from "../domain/stream-ids.js";
 import { updateOf } from "./live-wire.js";
-import { guarded, type Redis } from "./redis.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
 
 /**
  * The overlay of a conversation: a hash (keys.edits) from message id to what became of that message,

@@ -1,7 +1,8 @@
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
-import { guarded, type Redis } from "./redis.js";
-import { lua } from "./scripts.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
+import { luaScript } from "./scripts.js";
 
 export interface LoginLimitSettings {
   /** Attempts per username and address before the delays start. */
@@ -30,7 +31,7 @@ export interface LoginLimits {
  * tries an hour, while the owner, from another address, is never locked out. The address counter
  * bounds password spraying over many names. Both keys share the address's hash slot.
  */
-const ATTEMPT = lua(`
+const ATTEMPT = luaScript<[number, number]>(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nextAt = tonumber(redis.call('HGET', KEYS[1], 'next') or '0')
@@ -49,7 +50,7 @@ if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], window) 
 return {1, 0}`);
 
 // A password check can take a second or more on a busy host: the wait must follow it.
-const FAILED = lua(`
+const FAILED = luaScript<number>(`
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 local free = tonumber(ARGV[1])
 if n < free then return 0 end
@@ -61,26 +62,29 @@ if nextAt > tonumber(redis.call('HGET', KEYS[1], 'next') or '0') then redis.call
 redis.call('PEXPIRE', KEYS[1], window)
 return 1`);
 
-const REFUND = lua(`
+const REFUND = luaScript<number>(`
 redis.call('DEL', KEYS[1])
 if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
 return 1`);
+
+/** Registered with every Redis client (script-registry.ts). */
+export const loginLimitScripts = { loginAttempt: ATTEMPT, loginFailed: FAILED, loginRefund: REFUND };
 
 export function createLoginLimits(redis: Redis, keys: Keys, settings: LoginLimitSettings): LoginLimits {
   const args = [String(settings.free), String(settings.windowSeconds), String(settings.perAddress)];
   return {
     async attempt(username, address) {
       const keyList = [keys.loginAttempts(address, username), keys.loginAddress(address)];
-      const [allowed, waitMs] = (await guarded(() => ATTEMPT.run(redis, keyList, args))) as [number, number];
+      const [allowed, waitMs] = (await guarded(() => redis.loginAttempt(keyList, args))) as [number, number];
       if (allowed === 1) return;
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
       throw new AppError("E_RATE_LIMITED", `too many login attempts, retry in ${seconds}s`, seconds);
     },
     async failed(username, address) {
-      await guarded(() => FAILED.run(redis, [keys.loginAttempts(address, username)], args.slice(0, 2)));
+      await guarded(() => redis.loginFailed([keys.loginAttempts(address, username)], args.slice(0, 2)));
     },
     async succeeded(username, address) {
-      await guarded(() => REFUND.run(redis, [keys.loginAttempts(address, username), keys.loginAddress(address)], []));
+      await guarded(() => redis.loginRefund([keys.loginAttempts(address, username), keys.loginAddress(address)], []));
     },
   };
 }

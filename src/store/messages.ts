@@ -6,9 +6,10 @@ import { AppError } from "../lib/errors.js";
 import { eventsOf, isUpdate, readStates, type StreamEntry, subjectsOf } from "./edits.js";
 import type { Keys } from "./keys.js";
 import { type EntryUpdate, encodeNotice } from "./live-wire.js";
-import { guarded, type Redis } from "./redis.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
 import type { ReplicaConfirmer } from "./replication.js";
-import { lua } from "./scripts.js";
+import { luaScript } from "./scripts.js";
 import { maxDeletedId } from "./stream-info.js";
 
 /** A message on its way into a conversation, addressed as the sender names it. */
@@ -82,7 +83,7 @@ export interface MessageStoreOptions {
 // own before the sends are stored: a sender's key and a conversation's keys are in different hash
 // slots of a Redis Cluster. KEYS: one rate key per message. ARGV per message: interval µs, burst
 // window µs. Returns per message the ms to wait, 0 when the token was taken.
-const CHARGE = lua(`
+const CHARGE = luaScript<number[]>(`
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local out = {}
@@ -99,7 +100,7 @@ end
 return out`);
 
 // A retry of a stored message gives its token back. KEYS: rate key. ARGV: interval µs.
-const REFUND = lua(`
+const REFUND = luaScript<number>(`
 local full = tonumber(redis.call('GET', KEYS[1]))
 if full then redis.call('SET', KEYS[1], full - tonumber(ARGV[1]), 'KEEPTTL') end
 return 1`);
@@ -119,7 +120,7 @@ return 1`);
 // Returns, per message: id ('' when refused), created (1/0), the id before it in its stream ('0-0'
 // if none), why an edit or deletion was refused ('' if it was not: 'not_found', 'forbidden' or
 // 'deleted').
-const SEND = lua(`
+const SEND = luaScript<(string | number)[]>(`
 local function older(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -225,6 +226,9 @@ function groupBy(sends: PendingSend[], together: boolean, keyOf: (send: PendingS
   return [...groups.values()];
 }
 
+/** Registered with every Redis client (script-registry.ts). */
+export const messageScripts = { chargeSendRate: CHARGE, refundSendRate: REFUND, storeSends: SEND };
+
 export function createMessageStore(redis: Redis, keys: Keys, options: MessageStoreOptions): MessageStore {
   /**
    * Up to `limit` messages next to `from` (exclusive) in one direction, skipping edits and
@@ -277,7 +281,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     const args = group.flatMap((send) => [String(send.interval), String(send.interval * send.burst)]);
     let stored: boolean[];
     try {
-      const waits = (await guarded(() => CHARGE.run(redis, group.map(rateKey), args))) as number[];
+      const waits = await guarded(() => redis.chargeSendRate(group.map(rateKey), args));
       group.forEach((send, i) => {
         send.waitMs = Number(waits[i]);
       });
@@ -326,7 +330,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     let replies: string[];
     let opened: boolean[];
     try {
-      replies = ((await guarded(() => SEND.run(redis, scriptKeys, scriptArgs))) as (string | number)[]).map(String);
+      replies = (await guarded(() => redis.storeSends(scriptKeys, scriptArgs))).map(String);
       opened = await guarded(() => Promise.all(group.map(listDirect)));
       if (replicas) {
         const written = group.flatMap(({ message, stream }) =>
@@ -344,7 +348,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       const [id, created, prev, refused] = replies.slice(4 * i, 4 * i + 4) as [string, string, string, string];
       if (refused !== "") {
         // Nothing was written: the token taken for it goes back.
-        if (send.waitMs <= 0) REFUND.run(redis, [rateKey(send)], [String(send.interval)]).catch(() => undefined);
+        if (send.waitMs <= 0) redis.refundSendRate([rateKey(send)], [String(send.interval)]).catch(() => undefined);
         send.reject(REFUSALS[refused] ?? new Error(`send script refused: ${refused}`));
         return;
       }
@@ -352,7 +356,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       const { to, from } = send.message;
       if (!appended.created && send.waitMs <= 0) {
         // The sender was charged before it was known that this one is stored already.
-        REFUND.run(redis, [rateKey(send)], [String(send.interval)]).catch(() => undefined);
+        redis.refundSendRate([rateKey(send)], [String(send.interval)]).catch(() => undefined);
       }
       // A worker follows a DM pair only once it knows it: both users' workers are told of a pair
       // that just opened, and again on a retry (its first try may have died before telling them).

@@ -1,6 +1,7 @@
 import type { Keys } from "./keys.js";
-import { guarded, type Redis } from "./redis.js";
-import { lua } from "./scripts.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
+import { luaScript } from "./scripts.js";
 
 /**
  * Who is online across every worker of every host. Each worker counts its own connections per user
@@ -25,14 +26,14 @@ export interface PresenceStore {
   areOnline(users: readonly string[]): Promise<boolean[]>;
 }
 
-const CONNECT = lua(`
+const CONNECT = luaScript<number>(`
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 return redis.call('HINCRBY', KEYS[2], ARGV[1], 1)`);
 
 // 1 when this took the user offline. A connection the worker's hash no longer holds was already
 // taken off the totals (the worker left, or was swept while it paused): counting it again would
 // show a user who is online elsewhere as offline.
-const DISCONNECT = lua(`
+const DISCONNECT = luaScript<number>(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 local total = redis.call('HINCRBY', KEYS[2], ARGV[1], -1)
@@ -43,7 +44,7 @@ end
 return 0`);
 
 // Removes one worker's connections from the totals: its users that are nowhere else go offline.
-const REMOVE_WORKER = lua(`
+const REMOVE_WORKER = luaScript<string[]>(`
 local entries = redis.call('HGETALL', KEYS[1])
 local gone = {}
 for i = 1, #entries, 2 do
@@ -58,7 +59,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return gone`);
 
 // Redis's clock, not the hosts', decides who is stale.
-const HEARTBEAT = lua(`
+const HEARTBEAT = luaScript<number>(`
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -66,12 +67,12 @@ redis.call('ZADD', KEYS[1], now, ARGV[1])
 if known then return 1 end
 return 0`);
 
-const STALE = lua(`
+const STALE = luaScript<string[]>(`
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`);
 
-const RESTORE = lua(`
+const RESTORE = luaScript<string[]>(`
 local back = {}
 for i = 1, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[1], ARGV[i], tonumber(ARGV[i + 1]))
@@ -81,19 +82,29 @@ for i = 1, #ARGV, 2 do
 end
 return back`);
 
+/** Registered with every Redis client (script-registry.ts). */
+export const presenceScripts = {
+  presenceConnect: CONNECT,
+  presenceDisconnect: DISCONNECT,
+  presenceRemoveWorker: REMOVE_WORKER,
+  presenceHeartbeat: HEARTBEAT,
+  presenceStale: STALE,
+  presenceRestore: RESTORE,
+};
+
 export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, ttlSeconds: number): PresenceStore {
   const mine = keys.presenceWorker(workerId);
   /** This worker's own counts, to restore them if it was wrongly swept (e.g. a long GC pause). */
   const local = new Map<string, number>();
   let registered = false;
 
-  const removeWorker = async (id: string): Promise<string[]> =>
-    (await guarded(() => REMOVE_WORKER.run(redis, [keys.presenceWorker(id), keys.presenceOnline, keys.presenceWorkers], [id]))) as string[];
+  const removeWorker = (id: string): Promise<string[]> =>
+    guarded(() => redis.presenceRemoveWorker([keys.presenceWorker(id), keys.presenceOnline, keys.presenceWorkers], [id]));
 
   return {
     async connect(user) {
       local.set(user, (local.get(user) ?? 0) + 1);
-      return Number(await guarded(() => CONNECT.run(redis, [mine, keys.presenceOnline], [user])));
+      return Number(await guarded(() => redis.presenceConnect([mine, keys.presenceOnline], [user])));
     },
     async connections(user) {
       return Number((await guarded(() => redis.hGet(keys.presenceOnline, user))) ?? 0);
@@ -102,18 +113,18 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
       const count = (local.get(user) ?? 0) - 1;
       if (count > 0) local.set(user, count);
       else local.delete(user);
-      return (await guarded(() => DISCONNECT.run(redis, [mine, keys.presenceOnline], [user]))) === 1;
+      return (await guarded(() => redis.presenceDisconnect([mine, keys.presenceOnline], [user]))) === 1;
     },
     async heartbeat() {
-      const known = await guarded(() => HEARTBEAT.run(redis, [keys.presenceWorkers], [workerId]));
+      const known = await guarded(() => redis.presenceHeartbeat([keys.presenceWorkers], [workerId]));
       const wasSwept = known === 0 && registered;
       registered = true;
       if (!wasSwept || local.size === 0) return [];
       const args = [...local].flatMap(([user, count]) => [user, String(count)]);
-      return (await guarded(() => RESTORE.run(redis, [mine, keys.presenceOnline], args))) as string[];
+      return guarded(() => redis.presenceRestore([mine, keys.presenceOnline], args));
     },
     async sweep() {
-      const stale = (await guarded(() => STALE.run(redis, [keys.presenceWorkers], [String(ttlSeconds * 1000)]))) as string[];
+      const stale = await guarded(() => redis.presenceStale([keys.presenceWorkers], [String(ttlSeconds * 1000)]));
       const gone: string[] = [];
       for (const id of stale) if (id !== workerId) gone.push(...(await removeWorker(id)));
       return gone;

@@ -1,7 +1,8 @@
 import type { RoomName } from "../domain/names.js";
 import type { Keys } from "./keys.js";
-import { guarded, type Redis } from "./redis.js";
-import { lua } from "./scripts.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
+import { luaScript } from "./scripts.js";
 
 /**
  * Per user and conversation: the newest message id read on any device, and how many messages
@@ -40,7 +41,7 @@ end
 // KEYS: markers, mentions. ARGV: conversation, last id. The mention count goes only when the marker
 // covers the newest mention: a read reported from a device that has not seen it yet keeps it.
 // Returns the marker and the count left.
-const MARK_READ = lua(`${NEWER}
+const MARK_READ = luaScript<[string, number]>(`${NEWER}
 local marker = redis.call('HGET', KEYS[1], ARGV[1])
 if not marker or newer(ARGV[2], marker) then
   marker = ARGV[2]
@@ -54,7 +55,7 @@ return {marker, tonumber(redis.call('HGET', KEYS[2], 'n:' .. ARGV[1]) or '0')}`)
 
 // KEYS: markers, mentions. ARGV: conversation, message id, most counted. Returns the count, or -1
 // when the marker already covers the message (read on another device before it was counted).
-const ADD_MENTION = lua(`${NEWER}
+const ADD_MENTION = luaScript<number>(`${NEWER}
 local marker = redis.call('HGET', KEYS[1], ARGV[1])
 if marker and not newer(ARGV[2], marker) then return -1 end
 local at = redis.call('HGET', KEYS[2], 'at:' .. ARGV[1])
@@ -69,16 +70,19 @@ return n`);
 /** A count shown as "99+" needs no more precision, and a flood cannot grow it without bound. */
 const MENTIONS_COUNTED_MAX = 100;
 
+/** Registered with every Redis client (script-registry.ts). */
+export const readStateScripts = { markRead: MARK_READ, addMention: ADD_MENTION };
+
 export function createReadStateStore(redis: Redis, keys: Keys): ReadStateStore {
   const keysOf = (user: string) => [keys.readMarkers(user), keys.mentionCounts(user)];
   return {
     async markRead(user, conversation, lastId) {
-      const [marker, mentions] = (await guarded(() => MARK_READ.run(redis, keysOf(user), [conversation, lastId]))) as [string, number];
+      const [marker, mentions] = (await guarded(() => redis.markRead(keysOf(user), [conversation, lastId]))) as [string, number];
       return { lastId: marker, mentions };
     },
 
     async addMention(user, conversation, id) {
-      const count = Number(await guarded(() => ADD_MENTION.run(redis, keysOf(user), [conversation, id, String(MENTIONS_COUNTED_MAX)])));
+      const count = Number(await guarded(() => redis.addMention(keysOf(user), [conversation, id, String(MENTIONS_COUNTED_MAX)])));
       return count < 0 ? undefined : count;
     },
 

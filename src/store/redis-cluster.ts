@@ -1,8 +1,10 @@
+import type { EventEmitter } from "node:events";
 import type { DuplexOptions } from "node:stream";
 import { createCluster, type RedisClusterOptions, type RedisClusterType } from "@redis/client";
 import type { ClusterConfig } from "../config.js";
 import type { Logger } from "../lib/logger.js";
 import { HANG_TIMEOUT_MS, type KeyPlacement, type Redis, type RedisClients, reconnectDelay, WRITE_BUFFER_BYTES } from "./redis.js";
+import { SCRIPTS } from "./script-registry.js";
 
 type NodeSocketOptions = NonNullable<NonNullable<RedisClusterOptions["defaults"]>["socket"]>;
 
@@ -43,6 +45,7 @@ export async function connectClusterClients(config: ClusterConfig, log: Logger):
     // No single connection can be watched as store/redis.ts does: each command carries its timeout.
     commandOptions: { timeout: HANG_TIMEOUT_MS },
     topologyRefreshOnReconnectionAttemptStrategy: TOPOLOGY_REFRESH_MS,
+    scripts: SCRIPTS,
   });
   const restored = watchNodes(cluster, log);
   await cluster.connect();
@@ -74,7 +77,7 @@ interface RestoreListeners {
 }
 
 /** Logs node outages once and tells the live path when nodes are back (see RESUBSCRIBE_SETTLE_MS). */
-function watchNodes(cluster: RedisClusterType, log: Logger): RestoreListeners {
+function watchNodes(cluster: EventEmitter, log: Logger): RestoreListeners {
   const listeners = new Set<() => void>();
   const timers = new Set<NodeJS.Timeout>();
   const down = new Set<string>();
@@ -112,7 +115,7 @@ function watchNodes(cluster: RedisClusterType, log: Logger): RestoreListeners {
   };
 }
 
-async function closeCluster(cluster: RedisClusterType, timeoutMs = 2000): Promise<void> {
+async function closeCluster(cluster: Pick<RedisClusterType, "close" | "destroy">, timeoutMs = 2000): Promise<void> {
   const closed = cluster.close().then(
     () => true,
     () => false,

@@ -4,6 +4,7 @@ import { ClientOfflineError, createSentinel, type RedisSentinelOptions, type Red
 import type { SentinelConfig } from "../config.js";
 import type { Logger } from "../lib/logger.js";
 import { HANG_TIMEOUT_MS, oneServer, type Redis, type RedisClients, reconnectDelay, WRITE_BUFFER_BYTES } from "./redis.js";
+import { SCRIPTS } from "./script-registry.js";
 
 type NodeSocketOptions = NonNullable<NonNullable<RedisSentinelOptions["nodeClientOptions"]>["socket"]>;
 
@@ -27,6 +28,7 @@ export async function connectSentinelClients(config: SentinelConfig, log: Logger
   const sentinel = createSentinel({
     name: config.name,
     sentinelRootNodes: [...config.sentinels],
+    scripts: SCRIPTS,
     // One connection is reserved for the commands of every store, so a batch's WAIT runs on the
     // connection that wrote it.
     masterPoolSize: 1,

@@ -1,24 +1,16 @@
 import type { DuplexOptions } from "node:stream";
-import {
-  AbortError,
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  createClient,
-  DisconnectsClientError,
-  type RedisClientType,
-  type RedisClusterType,
-  type RedisSentinelType,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-} from "@redis/client";
+import { createClient, type RedisClientType, type RedisClusterType, type RedisSentinelType } from "@redis/client";
 import type { ClusterConfig, SentinelConfig } from "../config.js";
-import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
+import { SCRIPTS, type Scripts } from "./script-registry.js";
 
-/** One standalone node-redis connection. */
-export type RedisClient = RedisClientType;
+export { guarded, isRedisUnavailable, unavailableOr } from "./outages.js";
+
+// biome-ignore lint/complexity/noBannedTypes: node-redis's own default for "no modules, no functions"
+type None = {};
+
+/** One standalone node-redis connection, with the stores' scripts. */
+export type RedisClient = RedisClientType<None, None, Scripts>;
 
 /**
  * The commands the stores use. A standalone client, a Sentinel-managed primary (createSentinel)
@@ -26,7 +18,8 @@ export type RedisClient = RedisClientType;
  * on every topology; a new command used by a store is added here.
  */
 export type Redis = Pick<
-  RedisClientType,
+  RedisClient,
+  | keyof Scripts
   | "get"
   | "set"
   | "del"
@@ -36,8 +29,6 @@ export type Redis = Pick<
   | "ttl"
   | "mGet"
   | "incr"
-  | "eval"
-  | "evalSha"
   | "hGet"
   | "hGetAll"
   | "hKeys"
@@ -214,7 +205,7 @@ export async function connectRedis({ url, name, log, failFast = true, watched = 
   };
   // Every option is given, so a duplicate inherits none of its parent's (an empty commandOptions
   // keeps node-redis's per-command timeout).
-  const options = { url, name, disableOfflineQueue: failFast, commandOptions: watched ? { timeout: 0 } : {}, socket };
+  const options = { url, name, disableOfflineQueue: failFast, commandOptions: watched ? { timeout: 0 } : {}, socket, scripts: SCRIPTS };
   const client: RedisClient = like ? like.duplicate(options) : createClient(options);
   let down = false;
   client.on("error", (err: Error) => {
@@ -279,17 +270,6 @@ function watchForHang(client: RedisClient, name: string, log: Logger): void {
   timer.unref();
 }
 
-const OUTAGES = [
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-  DisconnectsClientError,
-  AbortError,
-];
-
 /**
  * Closes a client: gracefully (pending replies arrive) when connected. A client reconnecting to a
  * Redis that is down is only told to stop: awaiting its close() would wait for replies that never
@@ -307,29 +287,4 @@ export async function closeRedis(client: RedisClient, timeoutMs = 2000): Promise
   );
   const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
   if (!(await Promise.race([closed, timer])) && client.isOpen) client.destroy();
-}
-
-/** Whether an error means "Redis is not reachable right now" (as opposed to a bug). */
-export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (OUTAGES.some((type) => err instanceof type)) return true;
-  // Replies of a Redis that is up but cannot serve yet (loading its AOF, a replica mid-failover).
-  // On a Redis Cluster also the replies of a shard that has no master yet (CLUSTERDOWN) or whose
-  // keys are moving (TRYAGAIN).
-  return /^(LOADING|READONLY|MASTERDOWN|BUSY|CLUSTERDOWN|TRYAGAIN)\b|ECONNREFUSED|ECONNRESET|EPIPE/.test(err.message);
-}
-
-/** Maps Redis outages to E_UNAVAILABLE (the client should retry); anything else is re-thrown. */
-export function unavailableOr(err: unknown): never {
-  if (isRedisUnavailable(err)) throw new AppError("E_UNAVAILABLE", "storage is unavailable, retry shortly");
-  throw err;
-}
-
-/** Runs a Redis operation, turning an outage into E_UNAVAILABLE. */
-export async function guarded<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (err) {
-    return unavailableOr(err);
-  }
 }

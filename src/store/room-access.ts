@@ -1,10 +1,11 @@
 import { type RoomName, usernameKey } from "../domain/names.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
+import { guarded } from "./outages.js";
 import type { RateLimiter } from "./rate-limits.js";
-import { guarded, type Redis } from "./redis.js";
+import type { Redis } from "./redis.js";
 import { createMemberships } from "./rooms.js";
-import { lua } from "./scripts.js";
+import { luaScript } from "./scripts.js";
 
 /** Who is in charge of a room and who may join it. */
 export interface RoomAccess {
@@ -59,15 +60,18 @@ export interface RoomAccessStore {
 
 // Creation is decided on the room's own key, so two creators (or a creator and a joiner of a new
 // room, see MAY_JOIN in rooms.ts) agree on one winner.
-const CREATE = lua(`
+const CREATE = luaScript<number>(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'private', ARGV[2])
 return 1`);
 
-const TRANSFER = lua(`
+const TRANSFER = luaScript<number>(`
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 return 1`);
+
+/** Registered with every Redis client (script-registry.ts). */
+export const roomAccessScripts = { roomAccessCreate: CREATE, roomAccessTransfer: TRANSFER };
 
 const exists = (room: RoomName): AppError => new AppError("E_CONFLICT", `${room} exists already: join it instead`);
 
@@ -88,7 +92,7 @@ export function createRoomAccessStore(redis: Redis, keys: Keys, limiter: RateLim
       if ((await guarded(() => redis.exists(keys.roomMembers(room)))) === 1) throw exists(room);
       await memberships.assertRoomFor(user, limits.perUser);
       await limiter.hit("room-create", usernameKey(user), limits.createPerHour, 3600);
-      const created = await guarded(() => CREATE.run(redis, [keys.roomAccess(room)], [user, options.private ? "1" : "0"]));
+      const created = await guarded(() => redis.roomAccessCreate([keys.roomAccess(room)], [user, options.private ? "1" : "0"]));
       if (created !== 1) throw exists(room);
       await memberships.add(user, room, !options.private);
     },
@@ -106,7 +110,7 @@ export function createRoomAccessStore(redis: Redis, keys: Keys, limiter: RateLim
     },
     isMember,
     async transfer(room, from, to) {
-      return (await guarded(() => TRANSFER.run(redis, [keys.roomAccess(room)], [from, to]))) === 1;
+      return (await guarded(() => redis.roomAccessTransfer([keys.roomAccess(room)], [from, to]))) === 1;
     },
     async handOver(room, leaver) {
       const { owner } = await this.get(room);

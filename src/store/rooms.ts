@@ -1,9 +1,10 @@
 import { type DirectName, type RoomName, usernameKey } from "../domain/names.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
+import { guarded } from "./outages.js";
 import type { RateLimiter } from "./rate-limits.js";
-import { guarded, type Redis } from "./redis.js";
-import { lua } from "./scripts.js";
+import type { Redis } from "./redis.js";
+import { luaScript } from "./scripts.js";
 
 /** The legacy key is no set (already moved, or another use of the name): nothing to move. */
 const wrongType = (err: unknown): string[] => {
@@ -55,17 +56,20 @@ export interface RoomStore {
 
 // A private room's history was for its members only: it goes with the last of them, so whoever
 // creates the name again reads nothing of it. The room's record and stream share its hash tag.
-const FORGET_ACCESS = lua(`
+const FORGET_ACCESS = luaScript<number>(`
 if redis.call('HGET', KEYS[1], 'private') == '1' then redis.call('DEL', KEYS[2]) end
 redis.call('DEL', KEYS[1])
 return 1`);
 
 // A non-member may join unless the room is private; the first joiner of a new room becomes its
 // owner. One key, so a private room created at the same moment is seen either way.
-const MAY_JOIN = lua(`
+const MAY_JOIN = luaScript<number>(`
 if redis.call('HGET', KEYS[1], 'private') == '1' then return 0 end
 if ARGV[2] == '1' then redis.call('HSETNX', KEYS[1], 'owner', ARGV[1]) end
 return 1`);
+
+/** Registered with every Redis client (script-registry.ts). */
+export const roomScripts = { roomForgetAccess: FORGET_ACCESS, roomMayJoin: MAY_JOIN };
 
 export const notInvited = (room: RoomName): AppError => new AppError("E_FORBIDDEN", `${room} is private: ask its owner for an invitation`);
 
@@ -129,7 +133,7 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
         if (count >= limits.perUser) throw new AppError("E_FORBIDDEN", `you are in ${limits.perUser} rooms already: leave one first`);
         // Counted only when the room is new: joining existing rooms is bounded by the rooms per user.
         if (!exists) await limiter.hit("room-create", usernameKey(user), limits.createPerHour, 3600);
-        const allowed = await guarded(() => MAY_JOIN.run(redis, [keys.roomAccess(room)], [user, exists ? "0" : "1"]));
+        const allowed = await guarded(() => redis.roomMayJoin([keys.roomAccess(room)], [user, exists ? "0" : "1"]));
         if (allowed !== 1) throw notInvited(room);
       }
       await memberships.add(user, room, !isPrivate);
@@ -138,7 +142,7 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
     async leave(user, room) {
       await memberships.remove(user, room);
       // A name nobody uses any more is free for anyone to create again, public or private.
-      if (await forgetIfEmpty(room)) await guarded(() => FORGET_ACCESS.run(redis, [keys.roomAccess(room), keys.logOf(room)], []));
+      if (await forgetIfEmpty(room)) await guarded(() => redis.roomForgetAccess([keys.roomAccess(room), keys.logOf(room)], []));
     },
     async roomsOf(user) {
       return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();

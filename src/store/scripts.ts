@@ -1,22 +1,18 @@
-import { createHash } from "node:crypto";
-import type { Redis } from "./redis.js";
+import { type CommandParser, defineScript } from "@redis/client";
 
-export interface LuaScript {
-  /** Runs by SHA1 (EVALSHA); loads the body only when Redis does not know it yet (after a restart). */
-  run(redis: Redis, keys: string[], args: string[]): Promise<unknown>;
-}
-
-/** A Lua script sent by its hash: the hot path does not ship (and Redis does not re-hash) its body. */
-export function lua(source: string): LuaScript {
-  const sha = createHash("sha1").update(source).digest("hex");
-  return {
-    async run(redis, keys, args) {
-      try {
-        return await redis.evalSha(sha, { keys, arguments: args });
-      } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-        return redis.eval(source, { keys, arguments: args });
-      }
+/**
+ * A Lua script for node-redis's own script support: registered with every client
+ * (script-registry.ts) and called as `redis.<name>(keys, args)`. node-redis sends it by SHA1
+ * (EVALSHA) and its body only when Redis does not know it yet (after a restart, or on a cluster
+ * node that has not run it); on a Redis Cluster it goes to the master of its first key's slot.
+ */
+export function luaScript<Reply>(source: string) {
+  return defineScript({
+    SCRIPT: source,
+    parseCommand(parser: CommandParser, keys: readonly string[], args: readonly string[]) {
+      parser.pushKeysLength([...keys]);
+      parser.push(...args);
     },
-  };
+    transformReply: (reply: unknown) => reply as Reply,
+  });
 }

@@ -5,7 +5,8 @@ import { matchesTerms, type SearchCursor } from "../domain/search.js";
 import { compareIds } from "../domain/stream-ids.js";
 import { isUpdate, readStates, toMessage } from "./edits.js";
 import type { Keys } from "./keys.js";
-import { guarded, type Redis } from "./redis.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
 
 export interface SearchRequest {
   /** The conversations to look in, named as the viewer names them. */

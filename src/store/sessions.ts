@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { RedisStore } from "connect-redis";
 import type { Keys } from "./keys.js";
-import { guarded, type Redis } from "./redis.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
 
 /**
  * Every write and touch sets the Redis entry to expire after the idle timeout, or at the absolute

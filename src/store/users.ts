@@ -1,7 +1,8 @@
 import { GENERAL_ROOM } from "../domain/names.js";
 import type { Keys } from "./keys.js";
-import { guarded, type Redis } from "./redis.js";
-import { lua } from "./scripts.js";
+import { guarded } from "./outages.js";
+import type { Redis } from "./redis.js";
+import { luaScript } from "./scripts.js";
 
 export interface Account {
   /** The name as the user typed it at registration (display form). */
@@ -19,16 +20,19 @@ export interface UserStore {
 }
 
 // One step, so two registrations of one name cannot both succeed.
-const CREATE = lua(`
+const CREATE = luaScript<number>(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'hash', ARGV[2], 'created', ARGV[3])
 return 1`);
+
+/** Registered with every Redis client (script-registry.ts). */
+export const userScripts = { createAccount: CREATE };
 
 export function createUserStore(redis: Redis, keys: Keys): UserStore {
   return {
     async create(account) {
       const created = await guarded(() =>
-        CREATE.run(redis, [keys.user(account.name)], [account.name, account.passwordHash, String(account.created)]),
+        redis.createAccount([keys.user(account.name)], [account.name, account.passwordHash, String(account.created)]),
       );
       if (created !== 1) return false;
       // The membership keys are in other hash slots than the account: added next, each idempotent.

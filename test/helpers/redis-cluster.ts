@@ -27,7 +27,7 @@ export interface TestRedisCluster {
 const NODE_TIMEOUT_MS = 2000;
 
 async function command(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 2000 } });
+  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });
   client.on("error", () => undefined);
   await client.connect();
   try {
@@ -59,7 +59,7 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
   };
   const args = ["--cluster-enabled", "yes", "--cluster-node-timeout", String(NODE_TIMEOUT_MS), "--appendonly", "yes"];
   try {
-    const started = await Promise.all(Array.from({ length: masters * 2 }, () => startRedisServer({ args })));
+    const started = await Promise.all(Array.from({ length: masters * 2 }, () => startNode(args)));
     nodes.push(...started);
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`);
     await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "1", "--cluster-yes"], { timeout: 60_000 });
@@ -97,11 +97,33 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
 async function replicasInSync(nodes: RedisServerProcess[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const roles = await Promise.all(nodes.map(async (node) => fields(String(await command(node.port, ["INFO", "replication"])))));
+    // A node too busy to answer in time (a loaded machine) counts as not in sync yet.
+    const roles = await Promise.all(
+      nodes.map((node) =>
+        command(node.port, ["INFO", "replication"]).then(
+          (info) => fields(String(info)),
+          () => ({}) as Record<string, string>,
+        ),
+      ),
+    );
     const replicas = roles.filter((role) => role.role === "slave");
     if (replicas.length * 2 === nodes.length && replicas.every((role) => role.master_link_status === "up")) return;
     if (Date.now() > deadline) throw new Error("the redis cluster's replicas did not sync in time");
     await sleep(200);
+  }
+}
+
+/**
+ * A node on a free port. Another process on this machine may take the port between its choice
+ * and the bind (six start at once here): then the node exits, and it is started on another.
+ */
+async function startNode(args: readonly string[], attempts = 3): Promise<RedisServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisServer({ args });
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+    }
   }
 }
 

@@ -47,8 +47,16 @@ function session(url: string): Promise<Session> {
       const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
       if (message.id !== undefined) pending.get(message.id)?.(message.result);
     });
-    ws.once("error", reject);
-    ws.once("open", () =>
+    const opening = setTimeout(() => {
+      ws.terminate();
+      reject(new Error("inspector did not answer"));
+    }, 10_000);
+    ws.once("error", (err) => {
+      clearTimeout(opening);
+      reject(err);
+    });
+    ws.once("open", () => {
+      clearTimeout(opening);
       resolve({
         call: (method, params = {}, timeoutMs = 30_000) =>
           new Promise((done, fail) => {
@@ -58,8 +66,8 @@ function session(url: string): Promise<Session> {
             setTimeout(() => fail(new Error(`${method} timed out`)), timeoutMs).unref();
           }),
         close: () => ws.close(),
-      }),
-    );
+      });
+    });
   });
 }
 
@@ -86,7 +94,8 @@ async function collectGarbage(pid: number): Promise<GcResult> {
     url = await debuggerUrl();
   }
   if (!url) return FAILED;
-  const inspector = await session(url);
+  const inspector = await session(url).catch(() => undefined);
+  if (!inspector) return FAILED;
   try {
     const result = (await inspector.call("Runtime.evaluate", { expression: "process.pid" })) as { result?: { value?: number } };
     if (result.result?.value !== pid) return FAILED;

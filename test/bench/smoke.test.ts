@@ -33,6 +33,10 @@ async function inspectorPortFree(): Promise<boolean> {
   }
 }
 
+// Two servers under load, a worker kill and remote GC: minutes on a busy box (the suite runs
+// `npm run bench -- --smoke` beside it), more than tap's default per file.
+t.setTimeout(600_000);
+
 let redis: RedisServer;
 const records: RunRecord[] = [];
 

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { createClient } from "@redis/client";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
+import { commandOn } from "./redis-command.js";
 
 const run = promisify(execFile);
 
@@ -25,17 +25,6 @@ export interface TestRedisCluster {
  * Production settings are in deploy/redis/cluster-node.conf.
  */
 const NODE_TIMEOUT_MS = 2000;
-
-async function command(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
-}
 
 /** INFO-style "field:value" lines as an object. */
 function fields(text: string): Record<string, string> {
@@ -66,7 +55,7 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
     const cluster: TestRedisCluster = {
       nodes,
       nodeList: addresses.join(","),
-      command,
+      command: commandOn,
       async masterOf(key) {
         const slot = Number(await firstAnswer(nodes, ["CLUSTER", "KEYSLOT", key]));
         const shards = (await firstAnswer(nodes, ["CLUSTER", "SLOTS"])) as [number, number, [string, number, ...unknown[]]][];
@@ -100,7 +89,7 @@ async function replicasInSync(nodes: RedisServerProcess[], timeoutMs = 30_000): 
     // A node too busy to answer in time (a loaded machine) counts as not in sync yet.
     const roles = await Promise.all(
       nodes.map((node) =>
-        command(node.port, ["INFO", "replication"]).then(
+        commandOn(node.port, ["INFO", "replication"]).then(
           (info) => fields(String(info)),
           () => ({}) as Record<string, string>,
         ),
@@ -132,7 +121,7 @@ async function firstAnswer(nodes: RedisServerProcess[], args: string[]): Promise
   let last: unknown;
   for (const node of nodes) {
     try {
-      return await command(node.port, args);
+      return await commandOn(node.port, args);
     } catch (err) {
       last = err;
     }
@@ -145,9 +134,9 @@ async function allHealthy(nodes: RedisServerProcess[]): Promise<boolean> {
   const views = await Promise.all(
     nodes.map(async (node) => {
       try {
-        const info = fields(String(await command(node.port, ["CLUSTER", "INFO"])));
+        const info = fields(String(await commandOn(node.port, ["CLUSTER", "INFO"])));
         if (info.cluster_state !== "ok") return "not ok";
-        const shards = (await command(node.port, ["CLUSTER", "SLOTS"])) as [number, number, [string, number]][];
+        const shards = (await commandOn(node.port, ["CLUSTER", "SLOTS"])) as [number, number, [string, number]][];
         return shards
           .map(([from, , master]) => `${from}@${master[1]}`)
           .sort()

@@ -1,5 +1,5 @@
-import { createClient } from "@redis/client";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
+import { commandOn } from "./redis-command.js";
 
 export { freePort } from "../../src/lib/redis-server.js";
 
@@ -37,16 +37,5 @@ export async function startRedisUnderTest(): Promise<RedisUnderTest> {
   }
   if (topology !== "standalone") throw new Error(`CHAT_TEST_REDIS: expected standalone or cluster, got "${topology}"`);
   const redis = await startRedis();
-  return { env: { REDIS_URL: redis.url }, commandFor: (_key, args) => commandOn(redis.url, args), stop: redis.stop };
-}
-
-async function commandOn(url: string, args: string[]): Promise<unknown> {
-  const client = createClient({ url });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
+  return { env: { REDIS_URL: redis.url }, commandFor: (_key, args) => commandOn(redis.port, args), stop: redis.stop };
 }

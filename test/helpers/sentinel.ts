@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { createClient } from "@redis/client";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
+import { commandOn } from "./redis-command.js";
 
 export interface SentinelSet {
   /** The monitored primary's name. */
@@ -20,17 +20,6 @@ export interface SentinelSet {
 /** Short enough for a test; production settings are in deploy/redis/sentinel-*.conf. */
 const DOWN_AFTER_MS = 1000;
 const FAILOVER_TIMEOUT_MS = 3000;
-
-async function command(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false } });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
-}
 
 /**
  * A primary, one replica and three sentinels (quorum 2) on free loopback ports, with failover
@@ -65,11 +54,11 @@ export async function startSentinelSet(name = "chat"): Promise<SentinelSet> {
       sentinels,
       sentinelList: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","),
       async primaryPort() {
-        const reply = (await command(sentinels[0]?.port ?? 0, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name])) as string[];
+        const reply = (await commandOn(sentinels[0]?.port ?? 0, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name])) as string[];
         return Number(reply[1]);
       },
       async replication(port) {
-        const info = String(await command(port, ["INFO", "replication"]));
+        const info = String(await commandOn(port, ["INFO", "replication"]));
         return Object.fromEntries(
           info
             .split("\r\n")
@@ -84,8 +73,8 @@ export async function startSentinelSet(name = "chat"): Promise<SentinelSet> {
       const views = await Promise.all(
         sentinels.map(async (s) => {
           const [others, replicas] = (await Promise.all([
-            command(s.port, ["SENTINEL", "SENTINELS", name]),
-            command(s.port, ["SENTINEL", "REPLICAS", name]),
+            commandOn(s.port, ["SENTINEL", "SENTINELS", name]),
+            commandOn(s.port, ["SENTINEL", "REPLICAS", name]),
           ])) as [unknown[], unknown[]];
           return others.length >= 2 && replicas.length >= 1;
         }),

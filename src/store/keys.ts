@@ -22,6 +22,8 @@ export interface Keys {
   live(stream: StreamName): string;
   /** The sharded pub/sub channel that tells a user's workers of DMs they may not follow yet. */
   notices(user: string): string;
+  /** The socket.io adapter's pub/sub channel prefix (sharded adapter) or key (classic adapter). */
+  adapterChannel: string;
   /** Every room with members, as a sorted set of score 0 (ordered by name, for paging). */
   roomIndex: string;
   /** The unordered set of rooms earlier versions kept; moved into `roomIndex` at start. */
@@ -64,6 +66,7 @@ export function createKeys(prefix: string): Keys {
     dedupe: (stream, from, clientId) => k(`dedupe:{${stream}}:${usernameKey(from)}:${clientId}`),
     live: (stream) => k(`live:{${stream}}`),
     notices: (user) => k(`notices:{@${usernameKey(user)}}`),
+    adapterChannel: k("socket.io"),
     roomIndex: k("room-index"),
     legacyRooms: k("rooms"),
     roomMembers: (room) => k(`members:${room}`),

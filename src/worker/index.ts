@@ -13,7 +13,7 @@ import { Counters, createMetricsRegistry } from "../lib/metrics.js";
 import { createRealtime, type Realtime } from "../realtime/index.js";
 import { createSessionMiddleware } from "../session/middleware.js";
 import { adapterPublisher, adapterSubscriber } from "../store/adapter-clients.js";
-import { createKeys } from "../store/keys.js";
+import { createKeys, type Keys } from "../store/keys.js";
 import { createLiveFeed } from "../store/live-feed.js";
 import { createLoginLimits } from "../store/login-limits.js";
 import { createMessageStore } from "../store/messages.js";
@@ -74,7 +74,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
   const keys = createKeys(config.redisPrefix);
   const clients = await connectRedisClients(target, log);
   const redis = clients.main;
-  const { adapter, subscribed } = await buildAdapter(config, clients, log);
+  const { adapter, subscribed } = await buildAdapter(config, clients, keys, log);
 
   const secret = config.sessionSecret ?? (await sharedDevSecret(redis, keys));
   const session = createSessionMiddleware(
@@ -190,7 +190,7 @@ function redisTargetOf(config: Config): RedisTarget {
   return { url: config.redisUrl ?? config.redisLocalUrl };
 }
 
-async function buildAdapter(config: Config, clients: RedisClients, log: Logger) {
+async function buildAdapter(config: Config, clients: RedisClients, keys: Keys, log: Logger) {
   const none = async () => undefined;
   if (config.adapter === "cluster") {
     // Loaded only when chosen: every module a worker loads is CPU its replacement spends booting
@@ -202,8 +202,8 @@ async function buildAdapter(config: Config, clients: RedisClients, log: Logger) 
   const publisher = adapterPublisher(pub, (err) => log.debug({ err }, "broadcast to other workers dropped"));
   const subscriber = adapterSubscriber(sub);
   const adapter = clients.shardedAdapter
-    ? createShardedAdapter(publisher, subscriber.client, { channelPrefix: `${config.redisPrefix}socket.io` })
-    : createRedisAdapter(publisher, subscriber.client, { key: `${config.redisPrefix}socket.io` });
+    ? createShardedAdapter(publisher, subscriber.client, { channelPrefix: keys.adapterChannel })
+    : createRedisAdapter(publisher, subscriber.client, { key: keys.adapterChannel });
   return { adapter, subscribed: subscriber.subscribed };
 }
 

@@ -81,6 +81,23 @@ t.test("session on a socket > someone logs in over the session > its sockets end
   t.pass("the old session's socket ended");
 });
 
+t.test("session on a socket > past the absolute timeout > ends though its client stays busy, and HTTP gets 401", async (t) => {
+  const { cookie } = await registerUser(server.url);
+  // Backdate the login so that the absolute timeout (600 s) falls 1.5 s from now.
+  const key = sessionKey(cookie);
+  const data = JSON.parse((await client.get(key)) ?? "{}") as { createdAt: number };
+  data.createdAt = Date.now() - 600_000 + 1_500;
+  await client.set(key, JSON.stringify(data), { expiration: "KEEPTTL" });
+  const { socket } = await connect(server.url, cookie);
+  t.teardown(() => socket.close());
+  const ended = ending(socket);
+  const busy = setInterval(() => socket.emit("presence:list", {}, () => undefined), 100);
+  t.teardown(() => clearInterval(busy));
+  await Promise.race([ended, sleep(5000).then(() => Promise.reject(new Error("socket still open 5 s later")))]);
+  t.pass("session:ended received at the absolute timeout");
+  t.equal((await api(server.url, "/api/session", undefined, cookie)).status, 401, "the session is gone");
+});
+
 t.test("registration > weak passwords > 400 E_INVALID; a long uncommon one > 200", async (t) => {
   const username = uniqueName();
   for (const password of ["elevenchars", "password1234", "qwertyuiop123!", "1q2w3e4r5t6y", "aaaaaaaaaaaaaaaa", `my name is ${username}`]) {

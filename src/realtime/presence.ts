@@ -89,11 +89,13 @@ export function createAnnouncer(
   // Heard only while this worker has sockets. The subscription is asked for as the first socket
   // connects, on the connection its set-up's own subscriptions use after it, so it is in place by
   // the time the client is welcomed and lists who is online.
+  // One listener for every socket: a closure each would be kept by every idle connection.
+  const whenGone = (): void => {
+    if (io.of("/").sockets.size === 0) notices.listen(false);
+  };
   io.on("connection", (socket) => {
     notices.listen(true);
-    socket.on("disconnect", () => {
-      if (io.of("/").sockets.size === 0) notices.listen(false);
-    });
+    socket.on("disconnect", whenGone);
   });
 
   return {

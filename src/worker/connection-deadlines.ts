@@ -29,11 +29,23 @@ export function armConnectionDeadlines(server: HttpServer, options: DeadlineOpti
     states.set(socket, { since: Date.now(), timer: setTimeout(() => refuseRaw(socket), options.headersTimeoutMs) });
   };
 
+  // An upgraded (WebSocket) connection has no more request heads: nothing of its state is kept, as
+  // every idle socket would pay for it. One listener serves every connection's close.
+  const forget = (socket: Duplex) => {
+    clear(socket);
+    states.delete(socket);
+  };
+  function onClose(this: Duplex): void {
+    forget(this);
+  }
   server.on("connection", (socket: Duplex) => {
     awaitHead(socket);
-    socket.once("close", () => clear(socket));
+    socket.once("close", onClose);
   });
-  server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => clear(socket));
+  server.on("upgrade", (_req: IncomingMessage, socket: Duplex) => {
+    forget(socket);
+    socket.removeListener("close", onClose);
+  });
 
   const listeners = server.listeners("request") as RequestListener[];
   server.removeAllListeners("request");

@@ -2,8 +2,8 @@
  * `npm run bench:steady -- --rate 13000`: B2's set-up (one worker, 1,000 sockets, each in its room
  * of 2 and of 10; B3's two workers with `--workers 2`) with one offered rate repeated step after
  * step, for comparing two builds or two settings. The saturation search of `npm run bench` moves
- * by ±20 % between runs of the same code on a shared 2-core box; the same step repeated gives how
- * often p99 holds and the median CPU per message at that rate, which moves far less
+ * more between runs of the same code on a shared 2-core box than most changes do; the same step
+ * repeated gives how often p99 holds and the median CPU per message at that rate, which moves less
  * (docs/performance.md, "Reproduce").
  */
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -8,7 +8,8 @@ import hdr from "hdr-histogram-js";
 export type Histogram = ReturnType<typeof hdr.build>;
 
 export function newHistogram(): Histogram {
-  // 32-bit counters: recording costs ~0.15 µs (packed ones ~0.8 µs, too much at 150k frames/s).
+  // 32-bit counters: packed ones cost several times more per recorded value, too much for a
+  // fan-out's frame rate (docs/decisions.md).
   return hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 

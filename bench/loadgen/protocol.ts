@@ -16,7 +16,7 @@ export interface ConnectOptions {
   /** ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket */
   wsUrl: string;
   clients: ClientSpec[];
-  /** Connection ramp of this agent; the pool keeps the sum ≤ 2k/s (SYN backlog, see perf-anchors). */
+  /** Connection ramp of this agent; the pool keeps the sum ≤ 2k/s (SYN backlog, see pool.ts). */
   connectPerSec: number;
   /** Keep message ids per socket, send auth.lastIds, verify losses (B5). */
   trackIds: boolean;

@@ -1,7 +1,7 @@
 /**
- * The reference relay ("REF" in docs/performance.md): the smallest socket.io 4.8 server that speaks
- * the project's wire protocol well enough for the load generator, with `@socket.io/redis-adapter`
- * and the same cluster shape (node:cluster + @socket.io/sticky). It persists nothing and acks at
+ * The reference relay of docs/performance.md: the smallest socket.io 4.8 server that speaks the
+ * project's wire protocol well enough for the load generator, with `@socket.io/redis-adapter` and
+ * the same cluster shape (node:cluster + @socket.io/sticky). It persists nothing and acks at
  * once, so every benchmark figure of the project can be read as a ratio to plain socket.io.
  *
  * Environment (the subset of the project's variables the harness sets): WORKERS, PORT, HOST,

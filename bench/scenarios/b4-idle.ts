@@ -1,7 +1,7 @@
 /**
  * B4 idle memory: RSS of the whole server tree (primary + workers) before and after opening 10,000
  * idle sockets, both after a full GC in every process (remote-gc.ts), divided by the sockets.
- * Kernel socket buffers (~4 KB per socket) are not in RSS; the report says so.
+ * Kernel socket buffers are not in RSS; the report says so.
  * Also the idle CPU cost per connection-second (pings, presence heartbeats), and the common figures
  * (CPU of server, Redis and load generators; RSS) while connecting and while idle. No messages
  * flow, so there are no rates or latencies to report.

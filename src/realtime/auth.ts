@@ -64,9 +64,9 @@ function isHandshake(req: IncomingMessage): boolean {
  * Runs express-session on a stand-in for the handshake request and returns what it found. engine.io
  * keeps the upgrade request (and its response) as long as the socket lives: the session, its
  * cookie, the parsed URL and the properties express-session adds would stay with every connection
- * (about 2 KB each, B4) for nothing, since a handshake never sends the session cookie back (logging
- * in does that). The response is a stand-in for the same reason: express-session wraps its end and
- * writeHead in closures that hold the request and the session.
+ * (B4) for nothing, since a handshake never sends the session cookie back (logging in does that).
+ * The response is a stand-in for the same reason: express-session wraps its end and writeHead in
+ * closures that hold the request and the session.
  */
 async function loadSession(session: SessionMiddleware, req: IncomingMessage): Promise<HandshakeSession> {
   const view = { headers: req.headers, url: req.url, method: req.method, connection: req.socket, socket: req.socket } as SessionRequest;
@@ -88,8 +88,8 @@ export function requireLogin(io: ChatServer, config: Config, presence: PresenceS
     const session = handshakeSessions.get(socket.request);
     handshakeSessions.delete(socket.request);
     // socket.io's memory tip: nothing reads the handshake request any more, yet the engine.io
-    // socket would keep it, about 1 KB, as long as it lives (B4). Nor are its headers read again
-    // (the session cookie was read above): a browser's are 1-2 KB that socket.handshake would keep.
+    // socket would keep it as long as it lives (B4). Nor are its headers read again (the session
+    // cookie was read above), and a browser sends many that socket.handshake would keep.
     (socket.conn as { request: IncomingMessage | null }).request = null;
     socket.handshake.headers = {};
     const user = session?.user;

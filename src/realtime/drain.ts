@@ -16,17 +16,17 @@ export interface DrainPace {
 }
 
 /**
- * How fast a draining worker sends its clients away at most. Each one reconnects within a second,
- * and the worker that takes it spends a millisecond or more on its handshake: a worker's 4,500 at
- * once left the last ones waiting past their 8 s timeout; at 1,500/s a few hundred still did; at
- * 750/s none, on a fast host (B5).
+ * How fast a draining worker sends its clients away at most. Each one reconnects within a second
+ * and costs the worker that takes it a handshake, so sending them all at once leaves the last
+ * waiting past their 8 s handshake timeout (B5; the measured rates are in docs/decisions.md).
  */
 const DRAIN_PER_SECOND = 750;
 const DRAIN_SLICE_MS = 50;
 /**
  * The primary's backlog at which the drain stops: on a slow host the new workers take fewer than
- * 750 handshakes a second, and a backlog of 4,000 made clients wait 8 s (B5). The drain slows in
- * proportion as the backlog approaches this, so it settles at what the new workers absorb.
+ * DRAIN_PER_SECOND handshakes a second, and clients queued behind a long backlog miss their
+ * handshake timeout. The drain slows in proportion as the backlog approaches this, so it settles
+ * at what the new workers absorb.
  */
 const BACKLOG_LIMIT = 100;
 

@@ -24,9 +24,9 @@ export interface Announcer {
 
 /**
  * Presence goes to every socket, so announcing each change by itself costs users × sockets writes
- * when many users come and go at once (a worker restart, a reconnect storm): that was most of a
- * worker's CPU while 10k sockets connected. A change after a quiet spell goes out at once; the
- * ones that follow within PRESENCE_BATCH_MS are gathered into one broadcast.
+ * when many users come and go at once (a worker restart, a reconnect storm), enough to take most
+ * of a worker's CPU while thousands of sockets connect. A change after a quiet spell goes out at
+ * once; the ones that follow within PRESENCE_BATCH_MS are gathered into one broadcast.
  *
  * Each worker tells only its own sockets, and publishes the users that changed on it as they
  * change (those of one event-loop turn together) to the workers that have sockets, which add them

@@ -6,7 +6,7 @@ import type { Ack, ClientToServerEvents } from "./events.js";
 /**
  * An event listener shared by every socket of a worker. socket.io sockets are EventEmitters, which
  * call a listener with the socket as `this`: one function per event and worker, instead of a closure
- * (and its context) per event and socket, which was about 1 KB of every idle connection (B4).
+ * (and its context) per event and socket, which every idle connection would carry (B4).
  */
 export type SocketListener = (this: ChatSocket, payload?: unknown, ack?: unknown) => void;
 

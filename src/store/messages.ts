@@ -108,8 +108,8 @@ return 1`);
 // One script per batch of sends to one hash slot (every conversation on a single Redis): per
 // message, dedupe, store, remember the clientId and publish it on its conversation's live channel
 // with the id of its predecessor in the stream, so a subscribed worker sees a gap (live-feed.ts).
-// A message is either stored and published, or not stored at all. Each redis.call costs a few µs
-// of Redis CPU, so the script makes as few as it can.
+// A message is either stored and published, or not stored at all. Every redis.call adds Redis
+// CPU to each message, so the script makes as few as it can.
 // An edit or a deletion (kind 'edit' or 'delete', of a message id) takes the same path, so it is
 // ordered, deduplicated and published like a message; it is checked first (the message exists, is
 // a message, is the sender's, is not deleted) and also records the message's state in the
@@ -189,7 +189,7 @@ for i = 0, #KEYS / 4 - 1 do
 end
 return out`);
 
-/** Sends per script run: bounds how long one run holds Redis (a few µs per message). */
+/** Sends per script run: bounds how long one run holds Redis, which serves nobody else meanwhile. */
 const SEND_BATCH_MAX = 64;
 
 /** Stream reads per history page: a page skips edits and deletions, but not without bound. */

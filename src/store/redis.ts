@@ -86,7 +86,7 @@ export interface RedisOptions {
   watched?: boolean;
   /**
    * A client to duplicate rather than create anew: node-redis builds a class holding every command
-   * for each createClient, about 20 ms of a starting worker's CPU, while a duplicate shares its
+   * for each createClient, a large part of a starting worker's CPU, while a duplicate shares its
    * parent's. Only the class is shared; the options here still apply.
    */
   like?: RedisClient;
@@ -95,8 +95,8 @@ export interface RedisOptions {
 /**
  * How much a connection takes in one write. node-redis writes its queued commands until the
  * socket's buffer reaches its high-water mark, then waits for "drain" in the next turn of the
- * event loop; Node's 16 KB default starved a worker under overload until its PING timed out and
- * the connection was dropped as hung (docs/decisions.md).
+ * event loop; with Node's 16 KB default an overloaded worker stores too few sends per turn, and a
+ * PING queued behind them can wait until the connection is dropped as hung (docs/decisions.md).
  */
 export const WRITE_BUFFER_BYTES = 1 << 20;
 

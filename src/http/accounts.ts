@@ -13,6 +13,7 @@ export interface Credentials {
   password: unknown;
 }
 
+/** Both also throw the Redis client's own errors while storage is down (an outage, see http/errors.ts). */
 export interface Accounts {
   /** @returns the new user's name. @throws E_INVALID, E_CONFLICT, E_RATE_LIMITED. */
   register(input: Credentials, address: string): Promise<string>;
@@ -52,10 +53,9 @@ export function createAccounts({ users, limiter, loginLimits, hashGate, limits }
       return hashGate.run(async () => {
         // Counted per name and address, so one attacker cannot lock a user out everywhere.
         await loginLimits.attempt(username, address);
-        const account = await users.find(username).catch((err) => {
-          if (err instanceof AppError) throw err;
-          return undefined; // a malformed name is simply unknown
-        });
+        // Any name is a key (an unknown one finds nothing): find fails only when Redis does, and
+        // that must reach the client as an outage, never as a wrong password counted against it.
+        const account = await users.find(username);
         const ok = await verifyPassword(password, account?.passwordHash ?? (await DUMMY_HASH));
         if (!account || !ok) {
           await loginLimits.failed(username, address);

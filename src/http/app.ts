@@ -5,9 +5,9 @@ import type { Logger } from "../lib/logger.js";
 import type { Counters } from "../lib/metrics.js";
 import { STATIC_DIR, TEMPLATES_DIR } from "../lib/paths.js";
 import { isExpired, type SessionMiddleware } from "../session/middleware.js";
-import { isRedisUnavailable } from "../store/redis.js";
 import type { Accounts } from "./accounts.js";
 import { onlyFrom } from "./address-allow.js";
+import { toAppError } from "./errors.js";
 import { apiAuthRoutes, formAuthRoutes } from "./routes/auth.js";
 import { type Health, healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -73,11 +73,6 @@ const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
-}
-
 function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const appError = toAppError(err);
@@ -91,16 +86,4 @@ function errorHandler(log: Logger): ErrorRequestHandler {
     if (wantsJson) res.json({ error: body });
     else res.type("text/plain").send(`${error.status} ${body.message}`);
   };
-}
-
-function toAppError(err: unknown): AppError | undefined {
-  if (err instanceof AppError) return err;
-  if (isRedisUnavailable(err)) return new AppError("E_UNAVAILABLE", "storage is unavailable, retry shortly", 1);
-  const parserError = err as BodyParserError;
-  if (parserError.type === "entity.too.large") return new AppError("E_TOO_LONG", "request body too large");
-  if (parserError.type === "entity.parse.failed") return new AppError("E_INVALID", "malformed JSON body");
-  if (typeof parserError.status === "number" && parserError.status >= 400 && parserError.status < 500) {
-    return new AppError("E_INVALID", "bad request");
-  }
-  return undefined;
 }

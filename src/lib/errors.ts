@@ -37,6 +37,12 @@ export class AppError extends Error {
 
 export const invalid = (message: string): AppError => new AppError("E_INVALID", message);
 
+/**
+ * What a Redis outage looks like to a client: stores throw the Redis client's own errors, and each
+ * edge (the ack envelope, the HTTP error handler, the handshake) turns those into this.
+ */
+export const storageUnavailable = (): AppError => new AppError("E_UNAVAILABLE", "storage is unavailable, retry shortly", 1);
+
 /** Thrown by loadConfig with every problem found, so an operator fixes them all in one go. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../config.js";
 import { usernameKey } from "../domain/names.js";
 import type { ErrorBody } from "../lib/error-codes.js";
-import { AppError } from "../lib/errors.js";
+import { AppError, storageUnavailable } from "../lib/errors.js";
 import { isExpired, runMiddleware, type SessionMiddleware, type SessionRequest } from "../session/middleware.js";
 import { isAllowedOrigin } from "../session/origin.js";
+import { isRedisUnavailable } from "../store/outages.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ChatServer } from "./context.js";
@@ -44,15 +45,19 @@ export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLim
     })().then(
       () => next(),
       (err: unknown) => {
-        if (err instanceof AppError && err.code === "E_RATE_LIMITED") {
-          res.writeHead(429, { "Retry-After": String(err.retryAfter ?? 1), "Content-Type": "text/plain" });
-          res.end("too many connections");
-          return;
-        }
+        if (err instanceof AppError && err.code === "E_RATE_LIMITED") return refuse(res, err, "too many connections");
+        // Stores throw the Redis client's own errors: an outage is a 503, retried like any failed handshake.
+        if (isRedisUnavailable(err)) return refuse(res, storageUnavailable());
         next(err);
       },
     );
   };
+}
+
+/** Answers a handshake that may succeed later with the error's status, saying when to retry. */
+function refuse(res: ServerResponse, err: AppError, message = err.message): void {
+  res.writeHead(err.status, { "Retry-After": String(err.retryAfter ?? 1), "Content-Type": "text/plain" });
+  res.end(message);
 }
 
 /** Whether `req` opens an engine.io session: every later request of a session names its sid. */

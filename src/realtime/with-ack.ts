@@ -1,5 +1,6 @@
-import { type ErrorBody, invalid, toErrorBody } from "../lib/errors.js";
+import { type ErrorBody, invalid, storageUnavailable, toErrorBody } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
+import { isRedisUnavailable } from "../store/outages.js";
 import type { ChatSocket } from "./context.js";
 import type { Ack, ClientToServerEvents } from "./events.js";
 
@@ -31,7 +32,7 @@ export function perSocket<T>(make: () => T): (socket: ChatSocket) => T {
 /**
  * Answers an acknowledged event: `handle` gets nothing from the payload the caller did not check,
  * and its result or error becomes the one envelope of the protocol. Only AppErrors reach the
- * client; nothing thrown ever reaches socket.io.
+ * client, and a Redis outage as E_UNAVAILABLE; nothing thrown ever reaches socket.io.
  */
 export async function answer<T>(log: Logger, event: string, ack: unknown, handle: () => Promise<T>): Promise<void> {
   if (typeof ack !== "function") {
@@ -42,10 +43,21 @@ export async function answer<T>(log: Logger, event: string, ack: unknown, handle
   try {
     reply({ ok: true, data: await handle() });
   } catch (err) {
-    const error: ErrorBody = toErrorBody(err);
-    if (error.code === "E_INTERNAL") log.error({ err, event }, "socket handler failed");
-    reply({ ok: false, error });
+    reply({ ok: false, error: failureOf(log, event, err) });
   }
+}
+
+/** The envelope's error: an outage asks the client to retry, and only a bug is logged as one. */
+function failureOf(log: Logger, event: string, err: unknown): ErrorBody {
+  if (isRedisUnavailable(err)) {
+    // The Redis client logs the outage itself (store/redis.ts); a line per refused event would
+    // flood the log while it lasts.
+    log.debug({ err: (err as Error).message, event }, "event refused: storage unavailable");
+    return storageUnavailable().toBody();
+  }
+  const error = toErrorBody(err);
+  if (error.code === "E_INTERNAL") log.error({ err, event }, "socket handler failed");
+  return error;
 }
 
 /** The shared listener of an acknowledged event: `handle` gets the socket and the raw (untrusted) payload. */

@@ -3,7 +3,6 @@ import type { Message } from "../domain/messages.js";
 import type { Conversation } from "../domain/names.js";
 import { timestampOf } from "../domain/stream-ids.js";
 import { updateOf } from "./live-wire.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 
 /**
@@ -25,7 +24,7 @@ export function decodeState(value: string | null | undefined): CurrentState | un
 export async function readStates(redis: Redis, overlay: string, ids: readonly string[]): Promise<Map<string, CurrentState>> {
   const states = new Map<string, CurrentState>();
   if (ids.length === 0) return states;
-  const values = await guarded(() => redis.hmGet(overlay, [...ids]));
+  const values = await redis.hmGet(overlay, [...ids]);
   values.forEach((value, i) => {
     const state = decodeState(value);
     if (state) states.set(ids[i] as string, state);

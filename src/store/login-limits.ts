@@ -1,6 +1,5 @@
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 import { luaScript } from "./scripts.js";
 
@@ -75,16 +74,16 @@ export function createLoginLimits(redis: Redis, keys: Keys, settings: LoginLimit
   return {
     async attempt(username, address) {
       const keyList = [keys.loginAttempts(address, username), keys.loginAddress(address)];
-      const [allowed, waitMs] = (await guarded(() => redis.loginAttempt(keyList, args))) as [number, number];
+      const [allowed, waitMs] = (await redis.loginAttempt(keyList, args)) as [number, number];
       if (allowed === 1) return;
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
       throw new AppError("E_RATE_LIMITED", `too many login attempts, retry in ${seconds}s`, seconds);
     },
     async failed(username, address) {
-      await guarded(() => redis.loginFailed([keys.loginAttempts(address, username)], args.slice(0, 2)));
+      await redis.loginFailed([keys.loginAttempts(address, username)], args.slice(0, 2));
     },
     async succeeded(username, address) {
-      await guarded(() => redis.loginRefund([keys.loginAttempts(address, username), keys.loginAddress(address)], []));
+      await redis.loginRefund([keys.loginAttempts(address, username), keys.loginAddress(address)], []);
     },
   };
 }

@@ -6,7 +6,6 @@ import { AppError } from "../lib/errors.js";
 import { eventsOf, isUpdate, readStates, type StreamEntry, subjectsOf } from "./edits.js";
 import type { Keys } from "./keys.js";
 import { type EntryUpdate, encodeNotice } from "./live-wire.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 import type { ReplicaConfirmer } from "./replication.js";
 import { luaScript } from "./scripts.js";
@@ -245,12 +244,10 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     const log = keys.logOf(stream);
     const overlay = keys.edits(stream);
     const read = async (cursor: string, count: number): Promise<StreamEntry[]> =>
-      (await guarded(() =>
-        newestFirst ? redis.xRevRange(log, cursor, "-", { COUNT: count }) : redis.xRange(log, cursor, "+", { COUNT: count }),
-      )) ?? [];
+      (await (newestFirst ? redis.xRevRange(log, cursor, "-", { COUNT: count }) : redis.xRange(log, cursor, "+", { COUNT: count }))) ?? [];
     // Whether the conversation has any edit is asked with the first read, in the same round trip:
     // most have none, and then the overlay is not read at all.
-    const [firstRead, edited] = await Promise.all([read(from, limit), guarded(() => redis.exists(overlay))]);
+    const [firstRead, edited] = await Promise.all([read(from, limit), redis.exists(overlay)]);
     const found: StreamEntry[] = [];
     let entries = firstRead;
     let asked = limit;
@@ -281,11 +278,11 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     const args = group.flatMap((send) => [String(send.interval), String(send.interval * send.burst)]);
     let stored: boolean[];
     try {
-      const waits = await guarded(() => redis.chargeSendRate(group.map(rateKey), args));
+      const waits = await redis.chargeSendRate(group.map(rateKey), args);
       group.forEach((send, i) => {
         send.waitMs = Number(waits[i]);
       });
-      stored = await guarded(() => Promise.all(group.map(async (send) => send.waitMs > 0 && (await redis.exists(dedupeKey(send))) === 1)));
+      stored = await Promise.all(group.map(async (send) => send.waitMs > 0 && (await redis.exists(dedupeKey(send))) === 1));
     } catch (err) {
       for (const send of group) send.reject(err);
       return [];
@@ -330,15 +327,15 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     let replies: string[];
     let opened: boolean[];
     try {
-      replies = (await guarded(() => redis.storeSends(scriptKeys, scriptArgs))).map(String);
-      opened = await guarded(() => Promise.all(group.map(listDirect)));
+      replies = (await redis.storeSends(scriptKeys, scriptArgs)).map(String);
+      opened = await Promise.all(group.map(listDirect));
       if (replicas) {
         const written = group.flatMap(({ message, stream }) =>
           isDirect(message.to)
             ? [keys.logOf(stream), keys.userDirects(message.from), keys.userDirects(peerOf(message.to))]
             : [keys.logOf(stream)],
         );
-        await guarded(() => replicas.confirm(written));
+        await replicas.confirm(written);
       }
     } catch (err) {
       for (const send of group) send.reject(err);
@@ -363,7 +360,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       // The ack waits for the notices, so an acknowledged message is always announced.
       if (isDirect(to) && (opened[i] || !appended.created)) {
         const notice = encodeNotice({ stream: send.stream, id, prev });
-        const told = [from, peerOf(to)].map((user) => guarded(() => redis.sPublish(keys.notices(user), notice)));
+        const told = [from, peerOf(to)].map((user) => redis.sPublish(keys.notices(user), notice));
         Promise.all(told).then(() => send.resolve(appended), send.reject);
       } else {
         send.resolve(appended);
@@ -401,9 +398,11 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     async missedSince(conversation, viewer, lastId, max) {
       const log = keys.log(conversation, viewer);
       const overlay = keys.edits(streamOf(conversation, viewer));
-      const [missedOrNull, deleted, edited] = await guarded(() =>
-        Promise.all([redis.xRange(log, `(${lastId}`, "+", { COUNT: max + 1 }), maxDeletedId(redis, log), redis.exists(overlay)]),
-      );
+      const [missedOrNull, deleted, edited] = await Promise.all([
+        redis.xRange(log, `(${lastId}`, "+", { COUNT: max + 1 }),
+        maxDeletedId(redis, log),
+        redis.exists(overlay),
+      ]);
       const missed = missedOrNull ?? [];
       const trimmed = compareIds(deleted, lastId) > 0;
       if (missed.length <= max && !trimmed) {

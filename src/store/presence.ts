@@ -1,5 +1,4 @@
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 import { luaScript } from "./scripts.js";
 
@@ -99,32 +98,32 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
   let registered = false;
 
   const removeWorker = (id: string): Promise<string[]> =>
-    guarded(() => redis.presenceRemoveWorker([keys.presenceWorker(id), keys.presenceOnline, keys.presenceWorkers], [id]));
+    redis.presenceRemoveWorker([keys.presenceWorker(id), keys.presenceOnline, keys.presenceWorkers], [id]);
 
   return {
     async connect(user) {
       local.set(user, (local.get(user) ?? 0) + 1);
-      return Number(await guarded(() => redis.presenceConnect([mine, keys.presenceOnline], [user])));
+      return Number(await redis.presenceConnect([mine, keys.presenceOnline], [user]));
     },
     async connections(user) {
-      return Number((await guarded(() => redis.hGet(keys.presenceOnline, user))) ?? 0);
+      return Number((await redis.hGet(keys.presenceOnline, user)) ?? 0);
     },
     async disconnect(user) {
       const count = (local.get(user) ?? 0) - 1;
       if (count > 0) local.set(user, count);
       else local.delete(user);
-      return (await guarded(() => redis.presenceDisconnect([mine, keys.presenceOnline], [user]))) === 1;
+      return (await redis.presenceDisconnect([mine, keys.presenceOnline], [user])) === 1;
     },
     async heartbeat() {
-      const known = await guarded(() => redis.presenceHeartbeat([keys.presenceWorkers], [workerId]));
+      const known = await redis.presenceHeartbeat([keys.presenceWorkers], [workerId]);
       const wasSwept = known === 0 && registered;
       registered = true;
       if (!wasSwept || local.size === 0) return [];
       const args = [...local].flatMap(([user, count]) => [user, String(count)]);
-      return guarded(() => redis.presenceRestore([mine, keys.presenceOnline], args));
+      return redis.presenceRestore([mine, keys.presenceOnline], args);
     },
     async sweep() {
-      const stale = await guarded(() => redis.presenceStale([keys.presenceWorkers], [String(ttlSeconds * 1000)]));
+      const stale = await redis.presenceStale([keys.presenceWorkers], [String(ttlSeconds * 1000)]);
       const gone: string[] = [];
       for (const id of stale) if (id !== workerId) gone.push(...(await removeWorker(id)));
       return gone;
@@ -134,11 +133,11 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
       return removeWorker(workerId);
     },
     async online() {
-      return guarded(() => redis.hKeys(keys.presenceOnline));
+      return redis.hKeys(keys.presenceOnline);
     },
     async areOnline(users) {
       if (users.length === 0) return [];
-      const totals = await guarded(() => redis.hmGet(keys.presenceOnline, [...users]));
+      const totals = await redis.hmGet(keys.presenceOnline, [...users]);
       return totals.map((total) => Number(total ?? 0) > 0);
     },
   };

@@ -1,6 +1,5 @@
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 import { luaScript } from "./scripts.js";
 
@@ -24,10 +23,7 @@ export const rateLimitScripts = { rateWindowHit: HIT };
 export function createRateLimiter(redis: Redis, keys: Keys): RateLimiter {
   return {
     async hit(kind, subject, max, windowSeconds) {
-      const [count, ttl] = (await guarded(() => redis.rateWindowHit([keys.rate(kind, subject)], [String(windowSeconds)]))) as [
-        number,
-        number,
-      ];
+      const [count, ttl] = (await redis.rateWindowHit([keys.rate(kind, subject)], [String(windowSeconds)])) as [number, number];
       if (count > max) throw limited(ttl);
     },
   };

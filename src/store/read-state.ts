@@ -1,6 +1,5 @@
 import type { RoomName } from "../domain/names.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 import { luaScript } from "./scripts.js";
 
@@ -77,19 +76,17 @@ export function createReadStateStore(redis: Redis, keys: Keys): ReadStateStore {
   const keysOf = (user: string) => [keys.readMarkers(user), keys.mentionCounts(user)];
   return {
     async markRead(user, conversation, lastId) {
-      const [marker, mentions] = (await guarded(() => redis.markRead(keysOf(user), [conversation, lastId]))) as [string, number];
+      const [marker, mentions] = (await redis.markRead(keysOf(user), [conversation, lastId])) as [string, number];
       return { lastId: marker, mentions };
     },
 
     async addMention(user, conversation, id) {
-      const count = Number(await guarded(() => redis.addMention(keysOf(user), [conversation, id, String(MENTIONS_COUNTED_MAX)])));
+      const count = Number(await redis.addMention(keysOf(user), [conversation, id, String(MENTIONS_COUNTED_MAX)]));
       return count < 0 ? undefined : count;
     },
 
     async get(user) {
-      const [markers, counts] = await guarded(() =>
-        Promise.all([redis.hGetAll(keys.readMarkers(user)), redis.hGetAll(keys.mentionCounts(user))]),
-      );
+      const [markers, counts] = await Promise.all([redis.hGetAll(keys.readMarkers(user)), redis.hGetAll(keys.mentionCounts(user))]);
       const mentions: Record<string, number> = {};
       for (const [field, value] of Object.entries(counts)) {
         if (field.startsWith("n:")) mentions[field.slice(2)] = Number(value);
@@ -98,7 +95,7 @@ export function createReadStateStore(redis: Redis, keys: Keys): ReadStateStore {
     },
 
     async isMember(user, room) {
-      return (await guarded(() => redis.sIsMember(keys.roomMembers(room), user))) === 1;
+      return (await redis.sIsMember(keys.roomMembers(room), user)) === 1;
     },
   };
 }

@@ -4,7 +4,7 @@ import type { ClusterConfig, SentinelConfig } from "../config.js";
 import type { Logger } from "../lib/logger.js";
 import { SCRIPTS, type Scripts } from "./script-registry.js";
 
-export { guarded, isRedisUnavailable, unavailableOr } from "./outages.js";
+export { isRedisUnavailable } from "./outages.js";
 
 // biome-ignore lint/complexity/noBannedTypes: node-redis's own default for "no modules, no functions"
 type None = {};

@@ -1,7 +1,6 @@
 import { type RoomName, usernameKey } from "../domain/names.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { RateLimiter } from "./rate-limits.js";
 import type { Redis } from "./redis.js";
 import { createMemberships } from "./rooms.js";
@@ -77,22 +76,22 @@ const exists = (room: RoomName): AppError => new AppError("E_CONFLICT", `${room}
 
 export function createRoomAccessStore(redis: Redis, keys: Keys, limiter: RateLimiter, limits: RoomAccessLimits): RoomAccessStore {
   const memberships = createMemberships(redis, keys);
-  const isMember = async (user: string, room: RoomName) => (await guarded(() => redis.sIsMember(keys.roomMembers(room), user))) === 1;
+  const isMember = async (user: string, room: RoomName) => (await redis.sIsMember(keys.roomMembers(room), user)) === 1;
 
   return {
     async get(room) {
-      const { owner, private: privacy } = await guarded(() => redis.hGetAll(keys.roomAccess(room)));
+      const { owner, private: privacy } = await redis.hGetAll(keys.roomAccess(room));
       return owner === undefined ? { private: privacy === "1" } : { owner, private: privacy === "1" };
     },
     async privateAmong(rooms) {
-      const flags = await guarded(() => Promise.all(rooms.map((room) => redis.hGet(keys.roomAccess(room), "private"))));
+      const flags = await Promise.all(rooms.map((room) => redis.hGet(keys.roomAccess(room), "private")));
       return rooms.filter((_, i) => flags[i] === "1");
     },
     async create(user, room, options) {
-      if ((await guarded(() => redis.exists(keys.roomMembers(room)))) === 1) throw exists(room);
+      if ((await redis.exists(keys.roomMembers(room))) === 1) throw exists(room);
       await memberships.assertRoomFor(user, limits.perUser);
       await limiter.hit("room-create", usernameKey(user), limits.createPerHour, 3600);
-      const created = await guarded(() => redis.roomAccessCreate([keys.roomAccess(room)], [user, options.private ? "1" : "0"]));
+      const created = await redis.roomAccessCreate([keys.roomAccess(room)], [user, options.private ? "1" : "0"]);
       if (created !== 1) throw exists(room);
       await memberships.add(user, room, !options.private);
     },
@@ -110,18 +109,18 @@ export function createRoomAccessStore(redis: Redis, keys: Keys, limiter: RateLim
     },
     isMember,
     async transfer(room, from, to) {
-      return (await guarded(() => redis.roomAccessTransfer([keys.roomAccess(room)], [from, to]))) === 1;
+      return (await redis.roomAccessTransfer([keys.roomAccess(room)], [from, to])) === 1;
     },
     async handOver(room, leaver) {
       const { owner } = await this.get(room);
       if (owner !== leaver) return undefined;
-      const found = await guarded(() => redis.sRandMember(keys.roomMembers(room)));
+      const found = await redis.sRandMember(keys.roomMembers(room));
       const heir = found === null ? undefined : String(found);
       if (heir === undefined || heir === leaver) return undefined;
       return (await this.transfer(room, leaver, heir)) ? heir : undefined;
     },
     async members(room, cursor, count) {
-      const page = await guarded(() => redis.sScan(keys.roomMembers(room), cursor ?? "0", { COUNT: count }));
+      const page = await redis.sScan(keys.roomMembers(room), cursor ?? "0", { COUNT: count });
       const members = [...new Set(page.members.map(String))].sort((a, b) => a.localeCompare(b));
       const next = String(page.cursor);
       return next === "0" ? { members } : { members, next };

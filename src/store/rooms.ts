@@ -1,7 +1,6 @@
 import { type DirectName, type RoomName, usernameKey } from "../domain/names.js";
 import { AppError } from "../lib/errors.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { RateLimiter } from "./rate-limits.js";
 import type { Redis } from "./redis.js";
 import { luaScript } from "./scripts.js";
@@ -87,14 +86,14 @@ export function createMemberships(redis: Redis, keys: Keys): Memberships {
     // need not share a hash slot (Redis Cluster). The room is listed only after its member is added,
     // so a leave that finds the room empty and unlists it sees this member when it checks again.
     async add(user, room, listed) {
-      await guarded(() => Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user)]));
-      if (listed) await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+      await Promise.all([redis.sAdd(keys.userRooms(user), room), redis.sAdd(keys.roomMembers(room), user)]);
+      if (listed) await redis.zAdd(keys.roomIndex, { score: 0, value: room });
     },
     async remove(user, room) {
-      await guarded(() => Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]));
+      await Promise.all([redis.sRem(keys.userRooms(user), room), redis.sRem(keys.roomMembers(room), user)]);
     },
     async assertRoomFor(user, limit, subject = "you are") {
-      const count = await guarded(() => redis.sCard(keys.userRooms(user)));
+      const count = await redis.sCard(keys.userRooms(user));
       if (count >= limit) throw new AppError("E_FORBIDDEN", `${subject} in ${limit} rooms already: leave one first`);
     },
   };
@@ -109,31 +108,29 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
    * in between.
    */
   const forgetIfEmpty = async (room: RoomName): Promise<boolean> => {
-    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) > 0) return false;
-    await guarded(() => redis.zRem(keys.roomIndex, room));
-    if ((await guarded(() => redis.sCard(keys.roomMembers(room)))) === 0) return true;
-    const access = await guarded(() => redis.hGet(keys.roomAccess(room), "private"));
-    if (access !== "1") await guarded(() => redis.zAdd(keys.roomIndex, { score: 0, value: room }));
+    if ((await redis.sCard(keys.roomMembers(room))) > 0) return false;
+    await redis.zRem(keys.roomIndex, room);
+    if ((await redis.sCard(keys.roomMembers(room))) === 0) return true;
+    const access = await redis.hGet(keys.roomAccess(room), "private");
+    if (access !== "1") await redis.zAdd(keys.roomIndex, { score: 0, value: room });
     return false;
   };
 
   return {
     async join(user, room) {
-      const [member, count, exists, privacy] = await guarded(() =>
-        Promise.all([
-          redis.sIsMember(keys.userRooms(user), room),
-          redis.sCard(keys.userRooms(user)),
-          redis.exists(keys.roomMembers(room)),
-          redis.hGet(keys.roomAccess(room), "private"),
-        ]),
-      );
+      const [member, count, exists, privacy] = await Promise.all([
+        redis.sIsMember(keys.userRooms(user), room),
+        redis.sCard(keys.userRooms(user)),
+        redis.exists(keys.roomMembers(room)),
+        redis.hGet(keys.roomAccess(room), "private"),
+      ]);
       const isPrivate = privacy === "1";
       if (!member) {
         if (isPrivate) throw notInvited(room);
         if (count >= limits.perUser) throw new AppError("E_FORBIDDEN", `you are in ${limits.perUser} rooms already: leave one first`);
         // Counted only when the room is new: joining existing rooms is bounded by the rooms per user.
         if (!exists) await limiter.hit("room-create", usernameKey(user), limits.createPerHour, 3600);
-        const allowed = await guarded(() => redis.roomMayJoin([keys.roomAccess(room)], [user, exists ? "0" : "1"]));
+        const allowed = await redis.roomMayJoin([keys.roomAccess(room)], [user, exists ? "0" : "1"]);
         if (allowed !== 1) throw notInvited(room);
       }
       await memberships.add(user, room, !isPrivate);
@@ -142,22 +139,20 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
     async leave(user, room) {
       await memberships.remove(user, room);
       // A name nobody uses any more is free for anyone to create again, public or private.
-      if (await forgetIfEmpty(room)) await guarded(() => redis.roomForgetAccess([keys.roomAccess(room), keys.logOf(room)], []));
+      if (await forgetIfEmpty(room)) await redis.roomForgetAccess([keys.roomAccess(room), keys.logOf(room)], []);
     },
     async roomsOf(user) {
-      return ((await guarded(() => redis.sMembers(keys.userRooms(user)))) as RoomName[]).sort();
+      return ((await redis.sMembers(keys.userRooms(user))) as RoomName[]).sort();
     },
     async directsOf(user) {
-      return ((await guarded(() => redis.sMembers(keys.userDirects(user)))) as DirectName[]).sort();
+      return ((await redis.sMembers(keys.userDirects(user))) as DirectName[]).sort();
     },
     async list(cursor, count) {
       // One more than asked tells whether another page follows.
       const from = cursor === undefined ? "-" : `(${cursor}`;
-      const found = (await guarded(() =>
-        redis.zRange(keys.roomIndex, from, "+", { BY: "LEX", LIMIT: { offset: 0, count: count + 1 } }),
-      )) as RoomName[];
+      const found = (await redis.zRange(keys.roomIndex, from, "+", { BY: "LEX", LIMIT: { offset: 0, count: count + 1 } })) as RoomName[];
       const rooms = found.slice(0, count);
-      const counts = await guarded(() => Promise.all(rooms.map((room) => redis.sCard(keys.roomMembers(room)))));
+      const counts = await Promise.all(rooms.map((room) => redis.sCard(keys.roomMembers(room))));
       const summaries = rooms.map((room, i) => ({ room, members: counts[i] ?? 0 }));
       const last = rooms.at(-1);
       return found.length > count && last !== undefined ? { rooms: summaries, next: last } : { rooms: summaries };
@@ -165,15 +160,13 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
     async migrate() {
       // Not one script (the two keys are in different hash slots of a cluster); each step can run
       // again, so workers starting together or a start cut short still end with every room listed.
-      const legacy = await guarded(() => redis.sMembers(keys.legacyRooms).catch(wrongType));
+      const legacy = await redis.sMembers(keys.legacyRooms).catch(wrongType);
       if (legacy.length === 0) return;
-      await guarded(() =>
-        redis.zAdd(
-          keys.roomIndex,
-          legacy.map((room) => ({ score: 0, value: room })),
-        ),
+      await redis.zAdd(
+        keys.roomIndex,
+        legacy.map((room) => ({ score: 0, value: room })),
       );
-      await guarded(() => redis.del(keys.legacyRooms));
+      await redis.del(keys.legacyRooms);
     },
   };
 }

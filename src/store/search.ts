@@ -5,7 +5,6 @@ import { matchesTerms, type SearchCursor } from "../domain/search.js";
 import { compareIds } from "../domain/stream-ids.js";
 import { isUpdate, readStates, toMessage } from "./edits.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 
 export interface SearchRequest {
@@ -67,7 +66,7 @@ function comesFirst(a: Reader, b: Reader): boolean {
  */
 export function createSearchStore(redis: Redis, keys: Keys): SearchStore {
   const readChunk = async (reader: Reader, count: number): Promise<number> => {
-    const entries = (await guarded(() => redis.xRevRange(reader.log, reader.end, "-", { COUNT: count }))) ?? [];
+    const entries = (await redis.xRevRange(reader.log, reader.end, "-", { COUNT: count })) ?? [];
     // Edits and deletions are not results themselves: their messages are, as they read now.
     reader.buffer = entries.filter((entry) => !isUpdate(entry));
     if (reader.hasEdits) {
@@ -96,7 +95,7 @@ export function createSearchStore(redis: Redis, keys: Keys): SearchStore {
         return { conversation, log, overlay: keys.edits(stream), hasEdits: false, states: new Map(), buffer: [], end, done: false };
       });
       // Most conversations have no edit: their overlay is never read after this one EXISTS each.
-      const overlays = await guarded(() => Promise.all(readers.map((reader) => redis.exists(reader.overlay))));
+      const overlays = await Promise.all(readers.map((reader) => redis.exists(reader.overlay)));
       overlays.forEach((count, i) => {
         (readers[i] as Reader).hasEdits = count > 0;
       });

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { RedisStore } from "connect-redis";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 
 /**
@@ -23,8 +22,8 @@ export function createSessionStore(redis: Redis, keys: Keys, idleSeconds: number
  * host signs cookies alike and sessions survive restarts without any setup.
  */
 export async function sharedDevSecret(redis: Redis, keys: Keys): Promise<string> {
-  await guarded(() => redis.set(keys.sessionSecret, randomBytes(32).toString("base64url"), { NX: true }));
-  const secret = await guarded(() => redis.get(keys.sessionSecret));
+  await redis.set(keys.sessionSecret, randomBytes(32).toString("base64url"), { NX: true });
+  const secret = await redis.get(keys.sessionSecret);
   if (!secret) throw new Error("session secret vanished from Redis");
   return secret;
 }
@@ -42,16 +41,16 @@ export function createSessionKeeper(redis: Redis, keys: Keys, idleSeconds: numbe
   return {
     async keepAlive(ids) {
       if (ids.length === 0) return new Set();
-      const touched = await guarded(() => Promise.all(ids.map((id) => redis.expire(keys.session(id), idleSeconds))));
+      const touched = await Promise.all(ids.map((id) => redis.expire(keys.session(id), idleSeconds)));
       return new Set(ids.filter((_, i) => touched[i] === 1));
     },
     async existing(ids) {
       if (ids.length === 0) return new Set();
-      const found = await guarded(() => Promise.all(ids.map((id) => redis.exists(keys.session(id)))));
+      const found = await Promise.all(ids.map((id) => redis.exists(keys.session(id))));
       return new Set(ids.filter((_, i) => found[i] === 1));
     },
     async destroy(id) {
-      await guarded(() => redis.del(keys.session(id)));
+      await redis.del(keys.session(id));
     },
   };
 }

@@ -1,6 +1,5 @@
 import { GENERAL_ROOM } from "../domain/names.js";
 import type { Keys } from "./keys.js";
-import { guarded } from "./outages.js";
 import type { Redis } from "./redis.js";
 import { luaScript } from "./scripts.js";
 
@@ -31,28 +30,24 @@ export const userScripts = { createAccount: CREATE };
 export function createUserStore(redis: Redis, keys: Keys): UserStore {
   return {
     async create(account) {
-      const created = await guarded(() =>
-        redis.createAccount([keys.user(account.name)], [account.name, account.passwordHash, String(account.created)]),
-      );
+      const created = await redis.createAccount([keys.user(account.name)], [account.name, account.passwordHash, String(account.created)]);
       if (created !== 1) return false;
       // The membership keys are in other hash slots than the account: added next, each idempotent.
       // Should this fail, the account's first connection adds them (realtime/connection.ts).
-      await guarded(() =>
-        Promise.all([
-          redis.sAdd(keys.userRooms(account.name), GENERAL_ROOM),
-          redis.sAdd(keys.roomMembers(GENERAL_ROOM), account.name),
-          redis.zAdd(keys.roomIndex, { score: 0, value: GENERAL_ROOM }),
-        ]),
-      );
+      await Promise.all([
+        redis.sAdd(keys.userRooms(account.name), GENERAL_ROOM),
+        redis.sAdd(keys.roomMembers(GENERAL_ROOM), account.name),
+        redis.zAdd(keys.roomIndex, { score: 0, value: GENERAL_ROOM }),
+      ]);
       return true;
     },
     async find(name) {
-      const fields = await guarded(() => redis.hGetAll(keys.user(name)));
+      const fields = await redis.hGetAll(keys.user(name));
       if (!fields.name || !fields.hash) return undefined;
       return { name: fields.name, passwordHash: fields.hash, created: Number(fields.created) };
     },
     async displayName(name) {
-      return (await guarded(() => redis.hGet(keys.user(name), "name"))) ?? undefined;
+      return (await redis.hGet(keys.user(name), "name")) ?? undefined;
     },
   };
 }

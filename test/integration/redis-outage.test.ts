@@ -35,6 +35,18 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
   const login = await api(server.url, "/api/login", { username: user, password: PASSWORD });
   t.equal(login.status, 503, "login answers 503");
   t.match(login.body, { error: { code: "E_UNAVAILABLE" } });
+  t.equal(login.headers.get("retry-after"), "1", "with Retry-After");
+  const form = await fetch(`${server.url}/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: server.url },
+    body: new URLSearchParams({ username: user, password: PASSWORD }),
+    redirect: "manual",
+  });
+  t.equal(form.status, 503, "the login form answers 503");
+  t.match(await form.text(), "storage is unavailable, retry shortly", "on the form, saying to retry");
+  const handshake = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers: { cookie } });
+  t.equal(handshake.status, 503, "a socket.io handshake answers 503 (the client retries it)");
+  t.equal(handshake.headers.get("retry-after"), "1");
   t.equal((await fetch(`${server.url}/readyz`)).status, 503, "not ready");
   t.equal((await fetch(`${server.url}/healthz`)).status, 200, "but alive");
   const page = await fetch(`${server.url}/`, { headers: { cookie }, redirect: "manual" });
@@ -48,6 +60,17 @@ t.test("redis down and back > 503 and E_UNAVAILABLE meanwhile, never unauthorize
   }));
   t.match(reply, { ok: false, error: { code: "E_UNAVAILABLE" } }, "a send answers E_UNAVAILABLE at once");
   if (!("ok" in reply)) t.comment(`the send during the outage saw: ${JSON.stringify(reply)}`);
+  // Every acked event gets the one envelope, whichever store it reaches.
+  const reads: [string, unknown][] = [
+    ["history:fetch", { conversation: "#general" }],
+    ["rooms:list", {}],
+    ["presence:list", {}],
+    ["read:fetch", {}],
+    ["room:join", { room: "#outage" }],
+  ];
+  for (const [event, payload] of reads) {
+    t.match(await call(socket, event, payload), { ok: false, error: { code: "E_UNAVAILABLE" } }, `${event} answers E_UNAVAILABLE`);
+  }
 
   // A new tab opening now: its handshake fails as a transport error, so it keeps retrying.
   const errors: string[] = [];

@@ -1,5 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
+import { loadConfig } from "../../src/config.js";
+import { createAccounts } from "../../src/http/accounts.js";
+import { AppError } from "../../src/lib/errors.js";
+import { createHashGate } from "../../src/lib/hash-gate.js";
+import { createLogger } from "../../src/lib/logger.js";
+import { createKeys } from "../../src/store/keys.js";
+import { createLoginLimits } from "../../src/store/login-limits.js";
+import { createRateLimiter } from "../../src/store/rate-limits.js";
+import { closeRedis, connectRedis, isRedisUnavailable } from "../../src/store/redis.js";
+import { createUserStore } from "../../src/store/users.js";
 import { PASSWORD, registerUser, uniqueName } from "../helpers/clients.js";
 import { startRedis } from "../helpers/redis.js";
 import { startServer } from "../helpers/server.js";
@@ -117,3 +128,34 @@ t.test("registration limit > 8 at once, REGISTER_RATE=3 > exactly 3 created", as
   t.equal(count(statuses, 200), 3, `statuses: ${statuses.join(" ")}`);
   t.equal(count(statuses, 429), 5);
 });
+
+t.test(
+  "login > the attempt is counted, then reading the account fails as an outage > the outage reaches the caller, never a 401",
+  async (t) => {
+    // Accounts on a Redis of their own, so that only the read of the account fails.
+    const accountsRedis = await startRedis();
+    const log = createLogger("silent", "worker");
+    const limitsClient = await connectRedis({ url: redis.url, name: "limits", log });
+    const accountsClient = await connectRedis({ url: accountsRedis.url, name: "accounts", log });
+    t.teardown(async () => {
+      await closeRedis(limitsClient);
+      await closeRedis(accountsClient);
+      await accountsRedis.stop();
+    });
+    const keys = createKeys(`t${randomUUID().slice(0, 8)}:`);
+    const accounts = createAccounts({
+      users: createUserStore(accountsClient, keys),
+      limiter: createRateLimiter(limitsClient, keys),
+      loginLimits: createLoginLimits(limitsClient, keys, { free: 10, perAddress: 100, windowSeconds: 60 }),
+      hashGate: createHashGate(10),
+      limits: loadConfig({ REDIS_URL: redis.url }).limits,
+    });
+    await accountsRedis.kill();
+    const failure = await accounts.login({ username: uniqueName(), password: PASSWORD }, "192.0.2.60").then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    t.ok(isRedisUnavailable(failure), `an outage (${String(failure)})`);
+    t.notOk(failure instanceof AppError, "not taken for an unknown user or a wrong password");
+  },
+);

@@ -1,6 +1,7 @@
 import { type Request, type Response, Router, urlencoded } from "express";
 import { AppError } from "../../lib/errors.js";
 import type { Accounts, Credentials } from "../accounts.js";
+import { toAppError } from "../errors.js";
 
 export interface AuthRouteDeps {
   accounts: Accounts;
@@ -46,12 +47,18 @@ export function formAuthRoutes(deps: AuthRouteDeps, cookieName: string): Router 
       await logIn(req, await action(req), deps);
       res.redirect(303, "/");
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+      // An outage re-renders the form too (503, "retry shortly"); only a bug goes to the error handler.
+      const appError = toAppError(err);
+      if (!appError) throw err;
       const username = typeof req.body?.username === "string" ? req.body.username.slice(0, 32) : "";
-      if (err.retryAfter) res.setHeader("Retry-After", String(err.retryAfter));
-      res
-        .status(err.status)
-        .render(page, { title: page === "login" ? "Sign in" : "Register", page, error: err.message, username, instance: deps.instance });
+      if (appError.retryAfter) res.setHeader("Retry-After", String(appError.retryAfter));
+      res.status(appError.status).render(page, {
+        title: page === "login" ? "Sign in" : "Register",
+        page,
+        error: appError.message,
+        username,
+        instance: deps.instance,
+      });
     }
   };
 

@@ -45,8 +45,9 @@ const HELP = `npm run bench -- [flags]
   --out DIR            where runs that do not write the docs put their files (default
                        bench/results/partial.tmp)
 
-Environment: BENCH_REDIS_CLUSTER_NODES=host:port,... runs B7 on that Redis Cluster (its masters)
-  instead of a redis-server of its own, with Redis CPU per shard.
+Environment: BENCH_REDIS_CLUSTER_NODES=host:port,... runs B7 on that Redis Cluster (its masters,
+  without a password) instead of a cluster of 3 masters of its own; the benchmark users are
+  copied into it (redis-cli --cluster import).
 BENCH_SERVER_NODE_ARGS is put before the servers' script on their node command line,
   e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them under load.
 `;

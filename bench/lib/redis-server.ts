@@ -33,8 +33,8 @@ export interface RedisStartOptions {
 }
 
 /** A minimal RESP client: one connection per call keeps it obviously correct; calls are rare. */
-export async function redisCommand(port: number, args: readonly string[], timeoutMs = 5000): Promise<string> {
-  const socket: Socket = connect({ host: "127.0.0.1", port });
+export async function redisCommand(port: number, args: readonly string[], timeoutMs = 5000, host = "127.0.0.1"): Promise<string> {
+  const socket: Socket = connect({ host, port });
   socket.setTimeout(timeoutMs);
   try {
     await once(socket, "connect");

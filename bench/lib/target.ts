@@ -17,7 +17,8 @@ export type TargetKind = "ours" | "ref";
 export interface TargetOptions {
   kind: TargetKind;
   workers: number;
-  redisUrl: string;
+  /** REDIS_URL; leave it out when `env` names another topology (REDIS_CLUSTER_NODES). */
+  redisUrl?: string;
   redisPrefix: string;
   /** taskset CPU list for the whole server tree (e.g. "0"), or undefined to let the kernel place it. */
   cpus?: string;
@@ -87,7 +88,7 @@ export async function startTarget(options: TargetOptions): Promise<RunningTarget
     WORKERS: String(options.workers),
     PORT: "0",
     HOST: "127.0.0.1",
-    REDIS_URL: options.redisUrl,
+    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
     REDIS_PREFIX: options.redisPrefix,
     ...options.env,
   });

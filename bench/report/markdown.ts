@@ -318,7 +318,7 @@ function hostsSection(report: BenchReport): string[] {
         "host without clients, µs/cluster msg",
         "  its live msgs received/cluster msg",
         "Redis, µs/msg",
-        "busiest shard",
+        "each shard, µs/msg (part; quiet cores)",
         "hosts' cores (quiet)",
       ],
       last.shapes.map((shape) => [
@@ -332,7 +332,7 @@ function hostsSection(report: BenchReport): string[] {
         shape.idleCpuUsPerClusterMsg === null ? "–" : num(shape.idleCpuUsPerClusterMsg, 3),
         shape.idleLiveReceivedPerClusterMsg === null ? "–" : num(shape.idleLiveReceivedPerClusterMsg, 4),
         num(shape.redisCpuUsPerMsg, 1),
-        num(Math.max(...shape.redis.map((shard) => shard.share)), 2),
+        shape.redis.map((shard) => `${num(shard.cpuUsPerMsg, 1)} (${num(shard.share, 2)}; ${num(shard.quietCores, 3)})`).join(", "),
         shape.perHost.map((host) => `${num(host.cores, 2)} (${num(host.quietCores, 2)})`).join(", "),
       ]),
     ),

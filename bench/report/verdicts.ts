@@ -304,25 +304,23 @@ export function computeVerdicts(runs: readonly RunRecord[], scenarios: readonly 
       ),
     );
     const busiestShard = (r: ScenarioResults["B7"]) => {
-      const spreadShapes = r.shapes.filter((shape) => shape.redis.length > 1);
-      return spreadShapes.length > 0 ? Math.max(...spreadShapes.flatMap((shape) => shape.redis.map((shard) => shard.share))) : null;
+      const sharded = r.shapes.filter((shape) => shape.redis.length > 1);
+      return sharded.length > 0 ? Math.max(...sharded.flatMap((shape) => shape.redis.map((shard) => shard.share))) : null;
     };
-    if (values(runs, "B7", "ours", busiestShard).length > 0) {
-      out.push(
-        verdict(
-          {
-            scenario: "B7",
-            metric: "the busiest Redis shard's part of the Redis CPU (rooms of 2)",
-            target: "≤ 0.45",
-            unit: "",
-            kind: "max",
-            limit: 0.45,
-          },
-          spread(values(runs, "B7", "ours", busiestShard)),
-          failed("B7"),
-        ),
-      );
-    }
+    out.push(
+      verdict(
+        {
+          scenario: "B7",
+          metric: "the busiest Redis Cluster master's part of the Redis CPU (3 masters, rooms of 2, highest over B7's shapes)",
+          target: "≤ 0.45",
+          unit: "",
+          kind: "max",
+          limit: 0.45,
+        },
+        spread(values(runs, "B7", "ours", busiestShard)),
+        failed("B7"),
+      ),
+    );
   }
   return out;
 }

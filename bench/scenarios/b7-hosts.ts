@@ -1,18 +1,21 @@
 /**
- * B7 hosts: H hosts of one worker each (H = 1, 2, 4) on one Redis topology, rooms of 2, a fixed
+ * B7 hosts: H hosts of one worker each (H = 1, 2, 4) on a Redis Cluster of 3 masters, rooms of 2, a fixed
  * offered rate well below saturation, load on some hosts only. Either every room has both members
  * on one loaded host ("local": the other hosts have no client at all), or each room's members are
  * on two different hosts ("spread": every host loaded). Per shape it reports the CPU each host
  * spends per message of the whole cluster and per message it serves, and Redis CPU per message per
- * shard: the figures docs/performance.md's capacity model is built from.
+ * shard: the figures docs/performance.md's capacity model is built from. Each room has a name of
+ * its own, so the rooms' keys and channels hash to slots all over the cluster.
  *
  * An idle host's figure is its CPU during the load minus its CPU in an equal quiet window before
  * it (timers and heartbeats cost the same with or without traffic), divided by the messages of the
- * cluster; the raw figure is kept beside it.
+ * cluster; the raw figure is kept beside it. A shard's figures are taken above its quiet CPU the
+ * same way: a master's cron and cluster bus cost as much without messages, and would otherwise
+ * even out the shards' parts.
  */
 import { type Account, logInAll, userName } from "../lib/accounts.js";
 import { cpuBetween, type TreeSample } from "../lib/proc.js";
-import { parseInfo, type RedisServer, redisCommand, startRedis } from "../lib/redis-server.js";
+import { type BenchCluster, clusterNodesFromEnv, openBenchCluster } from "../lib/redis-cluster.js";
 import { type RunningTarget, startTarget } from "../lib/target.js";
 import { nowUs, sleepUntil } from "../lib/time.js";
 import { AgentPool, sum } from "../loadgen/pool.js";
@@ -58,10 +61,15 @@ export interface B7Host {
 }
 
 export interface B7Shard {
+  /** The master's host:port. */
   shard: string;
+  /** Its CPU during the load, cores. */
   cores: number;
+  /** Its CPU in the quiet window before the load, cores. */
+  quietCores: number;
+  /** (CPU under load − quiet CPU) ÷ messages of the whole cluster, µs. */
   cpuUsPerMsg: number;
-  /** This shard's part of all shards' Redis CPU. */
+  /** This shard's part of all shards' Redis CPU above their quiet CPU. */
   share: number;
 }
 
@@ -78,7 +86,7 @@ export interface B7ShapeResult extends B7Shape {
   idleLiveReceivedPerClusterMsg: number | null;
   /** Mean over the loaded hosts, µs per message served. */
   servingCpuUsPerMsg: number;
-  /** Σ Redis CPU ÷ messages, µs. */
+  /** Σ shards' Redis CPU above their quiet CPU ÷ messages, µs. */
   redisCpuUsPerMsg: number;
 }
 
@@ -86,21 +94,6 @@ export interface B7Result {
   target: "ours";
   topology: string;
   shapes: B7ShapeResult[];
-}
-
-/** Where the bench's Redis is: one server it starts, or an existing Redis Cluster given by its masters. */
-export type B7Topology = { kind: "standalone" } | { kind: "cluster"; nodes: string[] };
-
-/**
- * `BENCH_REDIS_CLUSTER_NODES=host:port,...` (the masters of a running Redis Cluster) runs B7 there:
- * the servers get it as REDIS_CLUSTER_NODES and Redis CPU is read per master. Default: standalone.
- */
-export function topologyFromEnv(env: NodeJS.ProcessEnv = process.env): B7Topology {
-  const nodes = (env.BENCH_REDIS_CLUSTER_NODES ?? "")
-    .split(",")
-    .map((n) => n.trim())
-    .filter(Boolean);
-  return nodes.length > 0 ? { kind: "cluster", nodes } : { kind: "standalone" };
 }
 
 const SHAPES: Record<"full" | "smoke", B7Shape[]> = {
@@ -117,55 +110,50 @@ const SHAPES: Record<"full" | "smoke", B7Shape[]> = {
   ],
 };
 
-interface Shard {
-  name: string;
-  cpuUs(): Promise<number>;
-}
-
 interface Host {
   target: RunningTarget;
   pool: AgentPool | undefined;
   sockets: number;
 }
 
+/**
+ * Every shape on a new Redis Cluster of 3 masters holding the registered users, or on the
+ * operator's when BENCH_REDIS_CLUSTER_NODES names its masters.
+ */
 export async function runB7(
   golden: Golden | undefined,
   options: BenchOptions,
-  topology: B7Topology = topologyFromEnv(),
+  operatorMasters: readonly string[] = clusterNodesFromEnv(),
 ): Promise<B7Result> {
   const shapes = options.size === "smoke" ? SHAPES.smoke : SHAPES.full;
   const results: B7ShapeResult[] = [];
-  for (const shape of shapes) results.push(await runShape(shape, golden, options, topology));
-  return {
-    target: "ours",
-    topology: topology.kind === "standalone" ? "standalone" : `cluster of ${topology.nodes.length}`,
-    shapes: results,
-  };
+  let topology = "";
+  for (const shape of shapes) {
+    const cluster = await openBenchCluster(operatorMasters, golden?.rdb);
+    topology = cluster.description;
+    try {
+      results.push(await runShape(shape, golden, options, cluster));
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return { target: "ours", topology, shapes: results };
 }
 
-async function runShape(shape: B7Shape, golden: Golden | undefined, options: BenchOptions, topology: B7Topology): Promise<B7ShapeResult> {
+async function runShape(shape: B7Shape, golden: Golden | undefined, options: BenchOptions, cluster: BenchCluster): Promise<B7ShapeResult> {
   const label = `B7 ${shape.hosts} host(s), ${shape.loaded} loaded, ${shape.layout}`;
-  // A standalone Redis is started per shape from the snapshot of registered users; a cluster is
-  // the operator's, and its users are registered through the first host.
-  const own = topology.kind === "standalone" ? await startRedis(golden ? { rdb: golden.rdb } : {}) : undefined;
-  const shards = shardsOf(topology, own);
-  const env: Record<string, string> = topology.kind === "cluster" ? { REDIS_CLUSTER_NODES: topology.nodes.join(",") } : {};
-  const redisUrl = own?.url ?? `redis://${topology.kind === "cluster" ? topology.nodes[0] : ""}`;
-  // The snapshot's users exist only in the standalone Redis restored from it.
-  const users = own ? golden : undefined;
   const hosts: Host[] = [];
   try {
     for (let h = 0; h < shape.hosts; h++) {
       const target = await startTarget({
         kind: "ours",
         workers: 1,
-        redisUrl,
         redisPrefix: REDIS_PREFIX,
-        env: { ...env, INSTANCE_HOST: `host${h + 1}` },
+        env: { REDIS_CLUSTER_NODES: cluster.masters.join(","), INSTANCE_HOST: `host${h + 1}` },
       });
       hosts.push({ target, pool: undefined, sockets: 0 });
     }
-    return await measure(shape, hosts, shards, users, options, label);
+    return await measure(shape, hosts, cluster, golden, options, label);
   } finally {
     const warnings = hosts.flatMap((h) => h.target.warnings());
     if (warnings.length > 0)
@@ -173,20 +161,7 @@ async function runShape(shape: B7Shape, golden: Golden | undefined, options: Ben
     for (const host of hosts) await host.pool?.quiesce();
     for (const host of hosts) await host.target.stop();
     for (const host of hosts) await host.pool?.close();
-    await own?.stop();
   }
-}
-
-function shardsOf(topology: B7Topology, own: RedisServer | undefined): Shard[] {
-  if (own) return [{ name: "standalone", cpuUs: () => own.cpuUs() }];
-  if (topology.kind !== "cluster") return [];
-  return topology.nodes.map((node) => ({
-    name: node,
-    cpuUs: async () => {
-      const info = parseInfo(await redisCommand(Number(node.split(":").pop()), ["INFO", "cpu"]));
-      return (Number(info.used_cpu_sys) + Number(info.used_cpu_user)) * 1e6;
-    },
-  }));
 }
 
 /** Users of the loaded hosts: `perHost` each, in rooms of 2 laid out as the shape says. */
@@ -223,7 +198,7 @@ async function accountsFor(golden: Golden | undefined, count: number, firstHost:
 async function measure(
   shape: B7Shape,
   hosts: Host[],
-  shards: Shard[],
+  cluster: BenchCluster,
   golden: Golden | undefined,
   options: BenchOptions,
   label: string,
@@ -269,7 +244,7 @@ async function measure(
   const sample = async () => ({
     atUs: nowUs(),
     trees: hosts.map((h) => h.target.sample()),
-    shards: await Promise.all(shards.map((s) => s.cpuUs())),
+    shards: await Promise.all(cluster.masters.map((master) => cluster.cpuUs(master))),
     agents: (await Promise.all(hosts.map((h) => h.pool?.snapshots() ?? []))).flat(),
   });
   const liveReceived = () => Promise.all(hosts.map((h) => liveReceivedOf(h.target.url)));
@@ -329,8 +304,10 @@ async function measure(
       liveReceivedPerClusterMsg: round(sent > 0 ? ((b.live[h] ?? 0) - (a.live[h] ?? 0)) / sent : 0, 4),
     };
   });
-  const shardUs = shards.map((_, s) => (b.shards[s] ?? 0) - (a.shards[s] ?? 0));
-  const redisUs = sum(shardUs);
+  const shardUs = cluster.masters.map((_, s) => (b.shards[s] ?? 0) - (a.shards[s] ?? 0));
+  const shardQuietUs = cluster.masters.map((_, s) => (((quietEnd.shards[s] ?? 0) - (quietStart.shards[s] ?? 0)) * seconds) / quietSeconds);
+  const shardLoadUs = shardUs.map((us, s) => Math.max(0, us - (shardQuietUs[s] ?? 0)));
+  const redisUs = sum(shardLoadUs);
   const idle = hostFigures.filter((h) => h.sockets === 0);
   const loaded = hostFigures.filter((h) => h.sockets > 0);
   const result: B7ShapeResult = {
@@ -340,11 +317,12 @@ async function measure(
     deliveredRatio: buckets.expected > 0 ? round(buckets.delivered / buckets.expected, 5) : 0,
     p99Ms: buckets.latency.p99Ms,
     perHost: hostFigures,
-    redis: shards.map((shard, s) => ({
-      shard: shard.name,
+    redis: cluster.masters.map((master, s) => ({
+      shard: master,
       cores: round((shardUs[s] ?? 0) / 1e6 / seconds, 3),
-      cpuUsPerMsg: round(sent > 0 ? (shardUs[s] ?? 0) / sent : 0, 2),
-      share: round(redisUs > 0 ? (shardUs[s] ?? 0) / redisUs : 0, 3),
+      quietCores: round((shardQuietUs[s] ?? 0) / 1e6 / seconds, 3),
+      cpuUsPerMsg: round(sent > 0 ? (shardLoadUs[s] ?? 0) / sent : 0, 2),
+      share: round(redisUs > 0 ? (shardLoadUs[s] ?? 0) / redisUs : 0, 3),
     })),
     idleCpuUsPerClusterMsg: idle.length > 0 ? Math.max(...idle.map((h) => h.cpuUsPerClusterMsg)) : null,
     idleLiveReceivedPerClusterMsg: idle.length > 0 ? Math.max(...idle.map((h) => h.liveReceivedPerClusterMsg)) : null,
@@ -353,7 +331,8 @@ async function measure(
   };
   options.log(
     `  ${label}: ${result.sentPerSec} msg/s, delivered ${round(result.deliveredRatio * 100, 2)} %, p99 ${result.p99Ms} ms; ` +
-      `serving ${result.servingCpuUsPerMsg} µs/msg, idle host ${result.idleCpuUsPerClusterMsg ?? "–"} µs/cluster msg, Redis ${result.redisCpuUsPerMsg} µs/msg; ` +
+      `serving ${result.servingCpuUsPerMsg} µs/msg, idle host ${result.idleCpuUsPerClusterMsg ?? "–"} µs/cluster msg, Redis ${result.redisCpuUsPerMsg} µs/msg ` +
+      `(${result.redis.map((shard) => `${shard.cpuUsPerMsg}, part ${shard.share}, quiet ${shard.quietCores} cores`).join("; ")}); ` +
       `hosts ${hostFigures.map((h) => `${h.host}: ${h.cores} cores (quiet ${h.quietCores})${h.sockets === 0 ? `, ${h.liveReceivedPerClusterMsg} live msgs received per cluster msg` : ""}`).join(", ")}`,
   );
   return result;

@@ -9,6 +9,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createClient } from "@redis/client";
 
 export interface RedisServerOptions {
   /** `redis-server` (default) or `redis-sentinel`. */
@@ -92,6 +93,18 @@ export function redisAnswers(host: string, port: number, timeoutMs = 500): Promi
       done(pong === "+PONG" && !loaded.startsWith("-LOADING"));
     });
   });
+}
+
+/** One command on the Redis (server, sentinel or cluster node) at 127.0.0.1:`port`, on a connection of its own. */
+export async function commandOn(port: number, args: string[]): Promise<unknown> {
+  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import t from "tap";
 import { registerUser } from "../helpers/clients.js";
 import { alive, pidOf, startCluster } from "../helpers/cluster.js";
 import { checkDeliveries, drainSends } from "../helpers/delivery-check.js";
-import { startRedis } from "../helpers/redis.js";
+import { startRedisUnderTest } from "../helpers/redis.js";
 import { percentile, ReliableClient } from "../helpers/reliable-client.js";
 
 // Bounded: CLIENTS clients send for SEND_SECONDS while a random worker is killed KILLS times.
@@ -14,14 +14,16 @@ const SEND_EVERY_MS = 400;
 const KILLS = 4;
 /** Per client and tick: about one change for every eight messages. */
 const CHANGE_CHANCE = 0.125;
+/** A standalone Redis, or a Redis Cluster of 3 masters and 3 replicas under CHAT_TEST_REDIS=cluster (chaos.cluster.test.ts). */
+const TOPOLOGY = process.env.CHAT_TEST_REDIS ?? "standalone";
 
 t.test(
-  "chaos > 50 clients, rooms and DMs, edits and deletions, workers killed -9 > every acked entry reaches every member once, in order",
+  `chaos > 50 clients, rooms and DMs, edits and deletions, workers killed -9, ${TOPOLOGY} Redis > every acked entry reaches every member once, in order`,
   async (t) => {
-    const redis = await startRedis();
+    const redis = await startRedisUnderTest();
     t.teardown(() => redis.stop());
     const cluster = await startCluster({
-      REDIS_URL: redis.url,
+      ...redis.env,
       REDIS_PREFIX: "chaos:",
       WORKERS: "2",
       CATCHUP_MAX: "100000",

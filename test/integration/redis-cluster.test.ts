@@ -106,9 +106,9 @@ t.test("login limits on a cluster > wrong passwords > 429 for this name, others 
   t.equal((await api(b.url, "/api/login", { username: other.user, password: PASSWORD })).status, 200, "another name logs in");
 });
 
+// Last in this file: it kills a master of the suite's cluster, which no test after it needs whole.
 t.test("redis clients on a cluster > a master killed > its keys fail fast, then work on the promoted replica", async (t) => {
-  const own = await startRedisCluster();
-  t.teardown(() => own.stop());
+  const own = cluster;
   const { redisCluster } = loadConfig({ REDIS_CLUSTER_NODES: own.nodeList });
   if (!redisCluster) throw new Error("no cluster config");
   const clients = await connectRedisClients({ cluster: redisCluster }, createLogger("silent", "worker"));

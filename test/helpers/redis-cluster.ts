@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
+import { SYNC_AT_ONCE } from "./redis.js";
 import { commandOn } from "./redis-command.js";
 
 const run = promisify(execFile);
@@ -25,12 +26,6 @@ export interface TestRedisCluster {
  * Production settings are in deploy/redis/cluster-node.conf.
  */
 const NODE_TIMEOUT_MS = 2000;
-
-/**
- * A master sends a replica its data as soon as it asks, instead of waiting Redis's default 5 s for
- * more replicas to share one transfer: every start and every rejoin of a test cluster waits less.
- */
-export const SYNC_AT_ONCE = ["--repl-diskless-sync-delay", "0"];
 
 /** INFO-style "field:value" lines as an object. */
 function fields(text: string): Record<string, string> {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
-import { SYNC_AT_ONCE } from "./redis-cluster.js";
+import { SYNC_AT_ONCE } from "./redis.js";
 import { commandOn } from "./redis-command.js";
 
 export interface SentinelSet {

@@ -7,17 +7,15 @@ import { join } from "node:path";
 import t from "tap";
 import { PROJECT_ROOT } from "../../src/lib/paths.js";
 import { PRESENCE_BATCH_MS } from "../../src/realtime/presence.js";
-import { type ChatClient, type Connected, connect, presenceLog, registerUser, send, settle, untilOnline } from "../helpers/clients.js";
+import { type Connected, connect, presenceLog, registerUser, send, settle, untilOnline } from "../helpers/clients.js";
 import { alive, pidOf, startCluster, type TestCluster, twoWorkers } from "../helpers/cluster.js";
+import { suiteClients } from "../helpers/pair.js";
 import { freePort, startRedis } from "../helpers/redis.js";
 
 const redis = await startRedis();
 t.teardown(() => redis.stop());
 
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
+const { connect: open, keep } = suiteClients(t);
 
 /** Pids of the workers the primary saw become ready (after `since`), from its own log lines. */
 function readyWorkers(cluster: TestCluster, since = 0): number[] {
@@ -30,7 +28,7 @@ t.test("cluster > clients on two workers > a message crosses workers", async (t)
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c1:" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [one, two] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
+  const [one, two] = await twoWorkers(cluster, cookie, keep);
   t.not(one.welcome.instance, two.welcome.instance);
   const ack = await send(one.socket, "#general", "across workers");
   await settle(() => two.received.some((m) => m.id === ack.id));
@@ -47,7 +45,7 @@ t.test("cluster > ADAPTER=cluster > a message crosses workers through the primar
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c2:", ADAPTER: "cluster" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [one, two] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
+  const [one, two] = await twoWorkers(cluster, cookie, keep);
   const updates: string[] = [];
   two.socket.on("session:ended", () => updates.push("ended"));
   const ack = await send(one.socket, "#general", "via cluster adapter");
@@ -59,7 +57,7 @@ t.test("cluster > kill -9 a worker > respawned, and its client reconnects by its
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c3:" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [victim, witness] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
+  const [victim, witness] = await twoWorkers(cluster, cookie, keep);
   const victimPid = pidOf(victim.welcome.instance);
   const rewelcome = new Promise<{ instance: string; at: number }>((resolve) =>
     victim.socket.once("welcome", (w) => resolve({ instance: w.instance, at: Date.now() })),
@@ -87,12 +85,11 @@ t.test("cluster > SIGHUP > workers replaced one at a time; clients keep chatting
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c4:" });
   t.teardown(() => cluster.stop());
   const { cookie } = await registerUser(cluster.url);
-  const [one, two] = await twoWorkers(cluster, cookie, (socket) => sockets.push(socket));
+  const [one, two] = await twoWorkers(cluster, cookie, keep);
   // A second user with a single tab: it moves once or twice, and must never look offline. While
   // one worker drains, the watcher on the other one hears every announcement.
   const mover = await registerUser(cluster.url);
-  const moving = await connect(cluster.url, mover.cookie, { reconnection: true });
-  sockets.push(moving.socket);
+  const moving = await open(cluster, mover.cookie, { reconnection: true });
   const told = [one, two].map(({ socket }) => presenceLog(socket));
   const before = new Set(readyWorkers(cluster));
   // Both workers are replaced, so both clients are greeted again once their rooms are rejoined.
@@ -154,8 +151,7 @@ t.test("primary > hostile client traffic > keeps serving", async (t) => {
   const res = await fetch(`${cluster.url}/healthz`);
   t.equal(res.status, 200);
   const { cookie } = await registerUser(cluster.url);
-  const client = await connect(cluster.url, cookie, { transports: ["polling", "websocket"] });
-  sockets.push(client.socket);
+  const client = await open(cluster, cookie, { transports: ["polling", "websocket"] });
   t.ok(client.welcome.user);
 });
 
@@ -213,7 +209,7 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   t.teardown(() => cluster.stop());
   const watcher = await registerUser(cluster.url);
   const { user, cookie } = await registerUser(cluster.url);
-  const [watching] = await twoWorkers(cluster, watcher.cookie, (socket) => sockets.push(socket));
+  const [watching] = await twoWorkers(cluster, watcher.cookie, keep);
   const updates: { user: string; online: boolean; at: number }[] = [];
   const told = presenceLog(watching.socket);
   const stamp = () => {
@@ -231,7 +227,7 @@ t.test("presence > the only worker of a user is killed -9 > the others see them 
   }
   if (!victim) throw new Error("could not place the user on the other worker");
   victim.socket.io.reconnection(false);
-  sockets.push(victim.socket);
+  keep(victim.socket);
   // Probing connections came and went: start counting once the user is online through the victim.
   await untilOnline(watching.socket, user);
   // Announcements of the probes' comings and goings may still be gathered: let them out first.

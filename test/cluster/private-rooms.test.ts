@@ -5,17 +5,15 @@
  */
 import t from "tap";
 import type { Message } from "../../src/realtime/events.js";
-import { type ChatClient, call, connect, registerUser, send, settle } from "../helpers/clients.js";
+import { type ChatClient, call, registerUser, send, settle } from "../helpers/clients.js";
 import { startCluster, twoWorkers } from "../helpers/cluster.js";
+import { suiteClients } from "../helpers/pair.js";
 import { startRedis } from "../helpers/redis.js";
 
 const redis = await startRedis();
 t.teardown(() => redis.stop());
 
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
+const { connect: open, keep } = suiteClients(t);
 
 async function ok<T>(socket: ChatClient, event: string, payload: unknown): Promise<T> {
   const ack = await call<T>(socket, event, payload, 15_000);
@@ -29,9 +27,8 @@ for (const adapter of ["redis", "cluster"]) {
     t.teardown(() => cluster.stop());
     const alice = await registerUser(cluster.url, "a");
     const bob = await registerUser(cluster.url, "b");
-    const owner = await connect(cluster.url, alice.cookie, { transports: ["polling", "websocket"], reconnection: true });
-    sockets.push(owner.socket);
-    const tabs = await twoWorkers(cluster, bob.cookie, (socket) => sockets.push(socket));
+    const owner = await open(cluster, alice.cookie, { transports: ["polling", "websocket"], reconnection: true });
+    const tabs = await twoWorkers(cluster, bob.cookie, keep);
     const told = tabs.map(() => [] as string[]);
     tabs.forEach((tab, i) => {
       tab.socket.on("room:invited", ({ room }) => told[i]?.push(`invited ${room}`));

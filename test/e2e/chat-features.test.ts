@@ -5,36 +5,19 @@
  */
 import type { Page } from "playwright-core";
 import t from "tap";
-import {
-  login,
-  messages,
-  openConversation,
-  openPage,
-  problemsOf,
-  register,
-  screenshot,
-  send,
-  waitConnected,
-  waitSent,
-} from "./helpers-browser.js";
-import { registerByApi, startStack } from "./helpers-stack.js";
+import { login, messages, openConversation, openPage, problemsOf, screenshot, send, waitConnected, waitSent } from "./helpers-browser.js";
+import { registerByApi, registeredPage, signedInPage, startStack } from "./helpers-stack.js";
 
 // A small scan bound, so a search must go on with "More" past a dozen messages.
 const stack = await startStack(t, { SEARCH_SCAN_MAX: "10" });
 const ROOM = "#features";
 
 const { alice, bob, bobElsewhere } = await stack.guard(async () => {
-  const alice = await openPage(stack.browser);
-  await register(alice.page, stack.base, "alice");
-  await waitConnected(alice.page);
+  const alice = await registeredPage(stack, "alice");
   await registerByApi(stack.base, "bob");
-  const bob = await openPage(stack.browser);
-  await login(bob.page, stack.base, "bob");
-  await waitConnected(bob.page);
+  const bob = await signedInPage(stack, "bob");
   // A second device: its own cookies and storage, so only the server can tell it what bob read.
-  const bobElsewhere = await openPage(stack.browser);
-  await login(bobElsewhere.page, stack.base, "bob");
-  await waitConnected(bobElsewhere.page);
+  const bobElsewhere = await signedInPage(stack, "bob");
   return { alice, bob, bobElsewhere };
 });
 

@@ -6,27 +6,14 @@
 import t from "tap";
 import type { Ack } from "../../src/realtime/events.js";
 import { call, connect } from "../helpers/clients.js";
-import {
-  messages,
-  openConversation,
-  openPage,
-  problemsOf,
-  register,
-  screenshot,
-  send,
-  socketInstance,
-  waitConnected,
-  waitSent,
-} from "./helpers-browser.js";
-import { loginOnOtherWorker, registerByApi, startStack } from "./helpers-stack.js";
+import { messages, openConversation, problemsOf, screenshot, send, socketInstance, waitConnected, waitSent } from "./helpers-browser.js";
+import { loginOnOtherWorker, registerByApi, registeredPage, startStack } from "./helpers-stack.js";
 
 const stack = await startStack(t);
 
 // Bob registers through the API (no socket yet), then signs in until his page lands on another worker.
 const { alice, aliceInstance, bob } = await stack.guard(async () => {
-  const alice = await openPage(stack.browser);
-  await register(alice.page, stack.base, "alice");
-  await waitConnected(alice.page);
+  const alice = await registeredPage(stack, "alice");
   const aliceInstance = await socketInstance(alice.page);
   await registerByApi(stack.base, "Bob");
   const bob = await loginOnOtherWorker(stack, "Bob", aliceInstance);

@@ -11,12 +11,9 @@
 import type { Page, Request } from "playwright-core";
 import t, { type Test } from "tap";
 import {
-  login,
   messages,
   openConversation,
-  openPage,
   problemsOf,
-  register,
   screenshot,
   send,
   socketInstance,
@@ -24,19 +21,15 @@ import {
   waitSent,
   workerPid,
 } from "./helpers-browser.js";
-import { registerByApi, startStack } from "./helpers-stack.js";
+import { registerByApi, registeredPage, signedInPage, startStack } from "./helpers-stack.js";
 
 const MAX_CHARS = 200;
 const stack = await startStack(t, { MESSAGE_MAX_CHARS: String(MAX_CHARS), MESSAGE_MAX_BYTES: "400" });
 
 const { alice, bob } = await stack.guard(async () => {
-  const alice = await openPage(stack.browser);
-  await register(alice.page, stack.base, "alice");
-  await waitConnected(alice.page);
+  const alice = await registeredPage(stack, "alice");
   await registerByApi(stack.base, "bob");
-  const bob = await openPage(stack.browser);
-  await login(bob.page, stack.base, "bob");
-  await waitConnected(bob.page);
+  const bob = await signedInPage(stack, "bob");
   return { alice, bob };
 });
 

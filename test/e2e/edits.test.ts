@@ -6,22 +6,16 @@
  */
 import type { Page } from "playwright-core";
 import t from "tap";
-import { login, messages, openPage, problemsOf, register, screenshot, send, waitConnected, waitSent } from "./helpers-browser.js";
-import { registerByApi, startStack } from "./helpers-stack.js";
+import { messages, problemsOf, screenshot, send, waitConnected, waitSent } from "./helpers-browser.js";
+import { registerByApi, registeredPage, signedInPage, startStack } from "./helpers-stack.js";
 
 const stack = await startStack(t);
 
 const { alice, aliceElsewhere, bob } = await stack.guard(async () => {
-  const alice = await openPage(stack.browser);
-  await register(alice.page, stack.base, "alice");
-  await waitConnected(alice.page);
-  const aliceElsewhere = await openPage(stack.browser);
-  await login(aliceElsewhere.page, stack.base, "alice");
-  await waitConnected(aliceElsewhere.page);
+  const alice = await registeredPage(stack, "alice");
+  const aliceElsewhere = await signedInPage(stack, "alice");
   await registerByApi(stack.base, "bob");
-  const bob = await openPage(stack.browser);
-  await login(bob.page, stack.base, "bob");
-  await waitConnected(bob.page);
+  const bob = await signedInPage(stack, "bob");
   return { alice, aliceElsewhere, bob };
 });
 const pages = [alice.page, aliceElsewhere.page, bob.page];

@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { api } from "../helpers/clients.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
-import { launchBrowser, login, openPage, PASSWORD, socketInstance, waitConnected } from "./helpers-browser.js";
+import { launchBrowser, login, openPage, PASSWORD, register, socketInstance, waitConnected } from "./helpers-browser.js";
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -76,6 +76,22 @@ export async function registerByApi(base: string, username: string): Promise<str
   return reply.cookie;
 }
 
+/** A fresh context (a device of its own) whose page registers `username` and is connected. */
+export async function registeredPage(stack: Stack, username: string): Promise<{ context: BrowserContext; page: Page }> {
+  const opened = await openPage(stack.browser);
+  await register(opened.page, stack.base, username);
+  await waitConnected(opened.page);
+  return opened;
+}
+
+/** A fresh context (a device of its own) whose page signs `username` in and is connected. */
+export async function signedInPage(stack: Stack, username: string): Promise<{ context: BrowserContext; page: Page }> {
+  const opened = await openPage(stack.browser);
+  await login(opened.page, stack.base, username);
+  await waitConnected(opened.page);
+  return opened;
+}
+
 /**
  * Logs `username` in from fresh contexts until the page's socket is served by a worker other than
  * `avoid`'s. The primary routes a new connection to the worker with the fewest clients, and a
@@ -91,9 +107,7 @@ export async function loginOnOtherWorker(
   const rejected: BrowserContext[] = [];
   try {
     for (let attempt = 1; attempt <= tries; attempt++) {
-      const { context, page } = await openPage(stack.browser);
-      await login(page, stack.base, username);
-      await waitConnected(page);
+      const { context, page } = await signedInPage(stack, username);
       const instance = await socketInstance(page);
       if (instance !== avoid) return { context, page, instance };
       rejected.push(context);

@@ -5,32 +5,17 @@
  */
 import type { Page } from "playwright-core";
 import t from "tap";
-import {
-  login,
-  messages,
-  openConversation,
-  openPage,
-  problemsOf,
-  register,
-  screenshot,
-  send,
-  waitConnected,
-  waitSent,
-} from "./helpers-browser.js";
-import { registerByApi, startStack } from "./helpers-stack.js";
+import { messages, openConversation, problemsOf, screenshot, send, waitSent } from "./helpers-browser.js";
+import { registerByApi, registeredPage, signedInPage, startStack } from "./helpers-stack.js";
 
 const stack = await startStack(t);
 const ROOM = "#secret-plans";
 
 const { alice, bob } = await stack.guard(async () => {
-  const alice = await openPage(stack.browser);
-  await register(alice.page, stack.base, "alice");
-  await waitConnected(alice.page);
+  const alice = await registeredPage(stack, "alice");
   await registerByApi(stack.base, "bob");
   await registerByApi(stack.base, "carol");
-  const bob = await openPage(stack.browser);
-  await login(bob.page, stack.base, "bob");
-  await waitConnected(bob.page);
+  const bob = await signedInPage(stack, "bob");
   return { alice, bob };
 });
 

@@ -4,26 +4,13 @@
  * reconnect by itself, and deliver what was typed meanwhile exactly once.
  */
 import t, { type Test } from "tap";
-import {
-  messages,
-  openPage,
-  recordBanner,
-  register,
-  screenshot,
-  send,
-  socketInstance,
-  waitConnected,
-  waitSent,
-  workerPid,
-} from "./helpers-browser.js";
-import { loginOnOtherWorker, registerByApi, startStack } from "./helpers-stack.js";
+import { messages, recordBanner, screenshot, send, socketInstance, waitConnected, waitSent, workerPid } from "./helpers-browser.js";
+import { loginOnOtherWorker, registerByApi, registeredPage, startStack } from "./helpers-stack.js";
 
 const stack = await startStack(t);
 
 const { alice, bob } = await stack.guard(async () => {
-  const alice = await openPage(stack.browser);
-  await register(alice.page, stack.base, "alice");
-  await waitConnected(alice.page);
+  const alice = await registeredPage(stack, "alice");
   await registerByApi(stack.base, "bob");
   const bob = await loginOnOtherWorker(stack, "bob", await socketInstance(alice.page));
   return { alice, bob };

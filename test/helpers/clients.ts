@@ -136,6 +136,13 @@ export async function send(
   return ack.data;
 }
 
+/** Joins a room (creating it if new) and returns the ack's data; throws on an error ack. */
+export async function join(socket: ChatClient, room: string): Promise<{ room: string; history: Message[]; private: boolean }> {
+  const ack = await call<{ room: string; history: Message[]; private: boolean }>(socket, "room:join", { room });
+  if (!ack.ok) throw new Error(`room:join failed: ${ack.error.code} ${ack.error.message}`);
+  return ack.data;
+}
+
 /** Records every `message:new` a socket receives, in arrival order. */
 export function inbox(socket: ChatClient): Message[] {
   const received: Message[] = [];

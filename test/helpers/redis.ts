@@ -5,6 +5,12 @@ export { freePort } from "../../src/lib/redis-server.js";
 
 export type TestRedis = RedisServerProcess;
 
+/**
+ * For a test's primaries and masters: a replica gets the data as soon as it asks, instead of after
+ * Redis's default 5 s wait for more replicas to share one transfer (every start and every rejoin).
+ */
+export const SYNC_AT_ONCE = ["--repl-diskless-sync-delay", "0"];
+
 /** A private redis-server on a free loopback port, with AOF on so a restart keeps its data. */
 export function startRedis(): Promise<TestRedis> {
   return startRedisServer({ args: ["--appendonly", "yes", "--protected-mode", "yes"] });

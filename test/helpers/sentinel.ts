@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
+import { SYNC_AT_ONCE } from "./redis.js";
 import { commandOn } from "./redis-command.js";
 
 export interface SentinelSet {
@@ -35,7 +36,7 @@ export async function startSentinelSet(name = "chat"): Promise<SentinelSet> {
     all.push(running);
     return running;
   };
-  const persistent = ["--appendonly", "yes"];
+  const persistent = ["--appendonly", "yes", ...SYNC_AT_ONCE];
   try {
     const primary = await started(startRedisServer({ args: persistent }));
     const replica = await started(startRedisServer({ args: [...persistent, "--replicaof", "127.0.0.1", String(primary.port)] }));

@@ -6,18 +6,11 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import t from "tap";
 import { api, connect, PASSWORD, registerUser, settle, uniqueName } from "../helpers/clients.js";
-import { startRedisUnderTest } from "../helpers/redis.js";
+import { chatPair } from "../helpers/pair.js";
 import { startServer } from "../helpers/server.js";
 
-const redis = await startRedisUnderTest();
-t.teardown(() => redis.stop());
-const server = await startServer(redis);
-// A second worker on the same Redis and prefix, as in a cluster.
-const other = await startServer(redis, { REDIS_PREFIX: server.config.redisPrefix });
-t.teardown(async () => {
-  await server.stop();
-  await other.stop();
-});
+// `other`: a second worker on the same Redis and prefix, as in a cluster.
+const { redis, a: server, b: other } = await chatPair(t);
 
 t.test("POST /api/register > new name > 200 with user and session cookie", async (t) => {
   const username = uniqueName();

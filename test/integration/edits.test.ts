@@ -2,41 +2,16 @@ import { randomUUID } from "node:crypto";
 import t from "tap";
 import type { Message } from "../../src/realtime/events.js";
 import { createKeys } from "../../src/store/keys.js";
-import { type ChatClient, call, change, changeLog, connect, inbox, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedisUnderTest } from "../helpers/redis.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { type ChatClient, call, change, changeLog, inbox, registerUser, send, settle } from "../helpers/clients.js";
+import { chatPair } from "../helpers/pair.js";
+import { startServer } from "../helpers/server.js";
 
-const redis = await startRedisUnderTest();
-t.teardown(() => redis.stop());
-const limits = { HISTORY_PAGE: "5", CATCHUP_MAX: "20" };
-const a = await startServer(redis, limits);
-const b = await startServer(redis, { ...limits, REDIS_PREFIX: a.config.redisPrefix });
-t.teardown(async () => {
-  await a.stop();
-  await b.stop();
-});
-
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
-
-async function user(server: TestServer = a) {
-  const { user, cookie } = await registerUser(server.url);
-  const { socket } = await connect(server.url, cookie);
-  sockets.push(socket);
-  return { user, cookie, socket };
-}
+const { redis, a, b, user, connect: open, twoInRoom } = await chatPair(t, { HISTORY_PAGE: "5", CATCHUP_MAX: "20" });
 
 /** Alice (on worker a) and Bob (on worker b) in a fresh room. */
 async function pairInRoom() {
-  const [alice, bob] = [await user(a), await user(b)];
   const room = `#e${randomUUID().slice(0, 8)}`;
-  for (const { socket } of [alice, bob]) {
-    const ack = await call(socket, "room:join", { room });
-    if (!ack.ok) throw new Error(ack.error.code);
-  }
-  return { alice, bob, room };
+  return { ...(await twoInRoom(room)), room };
 }
 
 async function history(socket: ChatClient, payload: Record<string, unknown>): Promise<Message[]> {
@@ -181,8 +156,7 @@ t.test("catch-up > edits and deletions made while offline > replayed once, in or
   await change(alice.socket, room, gone.id, "secret edit");
   const goneDeletion = await change(alice.socket, room, gone.id);
 
-  const back = await connect(b.url, bob.cookie, { lastIds: { [room]: kept.id } });
-  sockets.push(back.socket);
+  const back = await open(b, bob.cookie, { lastIds: { [room]: kept.id } });
   await settle(() => back.changes.length >= 3);
   t.match(back.changes, [
     { event: "message:edited", id: edit.id, messageId: kept.id, text: "before, edited" },
@@ -229,8 +203,7 @@ t.test("edits overlay > many edits in a short history > pruned of the messages t
   const small = await startServer(redis, { HISTORY_LIMIT: "10" });
   t.teardown(() => small.stop());
   const { user, cookie } = await registerUser(small.url);
-  const { socket } = await connect(small.url, cookie);
-  sockets.push(socket);
+  const { socket } = await open(small, cookie);
   const edits = 150;
   for (let i = 0; i < edits; i++) {
     const sent = await send(socket, "#general", `message ${i}`);

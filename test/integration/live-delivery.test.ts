@@ -6,38 +6,17 @@ import { createLogger } from "../../src/lib/logger.js";
 import type { Message } from "../../src/realtime/events.js";
 import { createKeys } from "../../src/store/keys.js";
 import { closeRedis, connectRedis } from "../../src/store/redis.js";
-import { type ChatClient, call, connect, inbox, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { call, inbox, join, send, settle } from "../helpers/clients.js";
+import { chatPair } from "../helpers/pair.js";
+import type { TestServer } from "../helpers/server.js";
 
-const redis = await startRedis();
-t.teardown(() => redis.stop());
-const a = await startServer(redis.url);
-const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix });
-t.teardown(async () => {
-  await a.stop();
-  await b.stop();
-});
+const { redis, a, b, user, connect, twoInRoom } = await chatPair(t);
+// Some checks read one Redis server's own state (CLIENT LIST), so this suite needs a standalone one.
+const url = redis.env.REDIS_URL;
+if (url === undefined) throw new Error("live-delivery runs on a standalone Redis (CHAT_TEST_REDIS unset)");
 const keys = createKeys(a.config.redisPrefix);
-const raw = await connectRedis({ url: redis.url, name: "test", log: createLogger("silent") });
+const raw = await connectRedis({ url, name: "test", log: createLogger("silent") });
 t.teardown(() => closeRedis(raw));
-
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
-
-async function user(server: TestServer) {
-  const { user, cookie } = await registerUser(server.url);
-  const { socket } = await connect(server.url, cookie);
-  sockets.push(socket);
-  return { user, cookie, socket };
-}
-
-async function join(socket: ChatClient, room: string): Promise<void> {
-  const ack = await call(socket, "room:join", { room });
-  if (!ack.ok) throw new Error(ack.error.code);
-}
 
 const room = () => `#r${randomUUID().slice(0, 8)}` as StreamName;
 
@@ -100,8 +79,7 @@ t.test("live delivery > subscriptions > follow joins, leaves, DMs and disconnect
   t.equal(await untilSubscribers(name, 1), 1, "a subscribes on its first member");
   await join(bob.socket, name);
   t.equal(await untilSubscribers(name, 2), 2, "b subscribes on its first member");
-  const bobTab = await connect(b.url, bob.cookie);
-  sockets.push(bobTab.socket);
+  const bobTab = await connect(b, bob.cookie);
   t.equal(await subscribers(name), 2, "a second member on b changes nothing");
   const left = await call(bob.socket, "room:leave", { room: name });
   t.ok(left.ok);
@@ -123,11 +101,8 @@ t.test("live delivery > subscriptions > follow joins, leaves, DMs and disconnect
 });
 
 t.test("live delivery > a lost publish > the next message fills the gap from the stream, each message once, in order", async (t) => {
-  const alice = await user(a);
-  const bob = await user(b);
   const name = room();
-  await join(alice.socket, name);
-  await join(bob.socket, name);
+  const { alice, bob } = await twoInRoom(name);
   const boxes = [inbox(alice.socket), inbox(bob.socket)];
   const fillsBefore = await metric(b, "chat_live_gap_fills_total");
   await send(alice.socket, name, "one");
@@ -147,11 +122,8 @@ t.test("live delivery > a lost publish > the next message fills the gap from the
 });
 
 t.test("live delivery > the subscriber connection is killed > what was stored meanwhile is filled once it is back", async (t) => {
-  const alice = await user(a);
-  const bob = await user(b);
   const name = room();
-  await join(alice.socket, name);
-  await join(bob.socket, name);
+  const { alice, bob } = await twoInRoom(name);
   const boxes = [inbox(alice.socket), inbox(bob.socket)];
   await send(alice.socket, name, "before");
   await settle(() => boxes.every((box) => box.length >= 1));
@@ -180,8 +152,7 @@ t.test("live delivery > a DM pair first listed by a user's second socket > the f
   await raw.sAdd(keys.userDirects(alice.user), `@${bob.user}`);
   await raw.sAdd(keys.userDirects(bob.user), `@${alice.user}`);
   await raw.xAdd(keys.logOf(stream), "*", { from: bob.user, text: "unannounced", cid: randomUUID(), to: `@${alice.user}` });
-  const tab = await connect(a.url, alice.cookie, { lastIds: { "#general": "1-0" } });
-  sockets.push(tab.socket);
+  const tab = await connect(a, alice.cookie, { lastIds: { "#general": "1-0" } });
   t.same(tab.welcome.directs, [`@${bob.user}`]);
   await send(bob.socket, `@${alice.user}`, "live");
   await settle(() => aliceBox.length >= 2 && tab.received.length >= 2);
@@ -190,11 +161,8 @@ t.test("live delivery > a DM pair first listed by a user's second socket > the f
 });
 
 t.test("live delivery > a gap trimmed away before it could be filled > the conversation's sockets are sent to catch up", async (t) => {
-  const alice = await user(a);
-  const bob = await user(b);
   const name = room();
-  await join(alice.socket, name);
-  await join(bob.socket, name);
+  const { alice, bob } = await twoInRoom(name);
   const boxes = [inbox(alice.socket), inbox(bob.socket)];
   const dropped = [alice.socket, bob.socket].map((socket) => new Promise<string>((resolve) => socket.once("disconnect", resolve)));
   await send(alice.socket, name, "one");

@@ -4,46 +4,18 @@ import t, { type Test } from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
 import { createKeys } from "../../src/store/keys.js";
-import { type ChatClient, call, connect, inbox, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedisUnderTest } from "../helpers/redis.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { call, connect, inbox, join, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
+import { chatPair } from "../helpers/pair.js";
+import { startServer } from "../helpers/server.js";
 
-const redis = await startRedisUnderTest();
-t.teardown(() => redis.stop());
-const a = await startServer(redis, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
-const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix, HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
-t.teardown(async () => {
-  await a.stop();
-  await b.stop();
-});
-
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
-
-async function user(server: TestServer = a) {
-  const { user, cookie } = await registerUser(server.url);
-  const { socket, welcome } = await connect(server.url, cookie);
-  sockets.push(socket);
-  return { user, cookie, socket, welcome };
-}
-
-async function join(socket: ChatClient, room: string) {
-  const ack = await call<{ room: string; history: Message[] }>(socket, "room:join", { room });
-  if (!ack.ok) throw new Error(ack.error.code);
-  return ack.data;
-}
+const { redis, a, b, user, connect: open, twoInRoom } = await chatPair(t, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
 
 const room = () => `#r${randomUUID().slice(0, 8)}`;
 
 /** Alice (on server a) and Bob (on server b) in a fresh room. */
 async function pairInRoom() {
-  const [alice, bob] = [await user(a), await user(b)];
   const name = room();
-  await join(alice.socket, name);
-  await join(bob.socket, name);
-  return { alice, bob, name };
+  return { ...(await twoInRoom(name)), name };
 }
 
 t.test("room:join > new room > created, joined, empty history; rooms:list counts members", async (t) => {
@@ -98,8 +70,7 @@ t.test("room membership > reconnect to another worker > rooms rejoined without a
   const name = room();
   await join(alice.socket, name);
   alice.socket.close();
-  const again = await connect(b.url, alice.cookie);
-  sockets.push(again.socket);
+  const again = await open(b, alice.cookie);
   t.same(again.welcome.rooms.sort(), ["#general", name].sort());
 });
 
@@ -126,9 +97,8 @@ t.test("history:fetch > pages backwards and forwards > ascending pages, limit ca
 t.test("direct message > to a user with two tabs on two workers > every tab of both users, once each", async (t) => {
   const alice = await user(a);
   const bob = await user(b);
-  const bobTab2 = await connect(a.url, bob.cookie);
-  const aliceTab2 = await connect(b.url, alice.cookie);
-  sockets.push(bobTab2.socket, aliceTab2.socket);
+  const bobTab2 = await open(a, bob.cookie);
+  const aliceTab2 = await open(b, alice.cookie);
   const boxes = {
     bob1: inbox(bob.socket),
     bob2: inbox(bobTab2.socket),
@@ -149,8 +119,7 @@ t.test("direct message > to a user with two tabs on two workers > every tab of b
     );
   const history = await call<{ messages: Message[] }>(bob.socket, "history:fetch", { conversation: `@${alice.user}` });
   t.same(history.ok && history.data.messages.map((m) => m.text), ["psst"], "one stream per pair");
-  const again = await connect(a.url, bob.cookie);
-  sockets.push(again.socket);
+  const again = await open(a, bob.cookie);
   t.same(again.welcome.directs, [`@${alice.user}`]);
 });
 
@@ -181,8 +150,7 @@ t.test("catch-up > reconnect with lastIds > exactly the missed messages, in orde
   for (let i = 0; i < 3; i++) missed.push(await send(alice.socket, name, `missed${i}`));
   const dm = await send(alice.socket, `@${bob.user}`, "dm while away");
 
-  const { socket, received: box } = await connect(a.url, bob.cookie, { lastIds: { [name]: seen.id } });
-  sockets.push(socket);
+  const { received: box } = await open(a, bob.cookie, { lastIds: { [name]: seen.id } });
   const live = await send(alice.socket, name, "live");
   await settle(() => box.length >= 5);
   const inRoom = box.filter((m) => m.conversation === name).map((m) => m.id);
@@ -199,8 +167,7 @@ t.test("catch-up > more missed than CATCHUP_MAX > history:truncated with the lat
   const seen = await send(alice.socket, name, "seen");
   bob.socket.close();
   for (let i = 0; i < 12; i++) await send(alice.socket, name, `n${i}`);
-  const { socket } = await connect(b.url, bob.cookie, { lastIds: { [name]: seen.id } });
-  sockets.push(socket);
+  const { socket } = await open(b, bob.cookie, { lastIds: { [name]: seen.id } });
   const truncated = await new Promise<{ conversation: string; messages: Message[] }>((resolve) =>
     socket.once("history:truncated", resolve),
   );
@@ -257,9 +224,8 @@ t.test("rate limit > one user's two sockets on two workers > share one budget", 
     await strictB.stop();
   });
   const { cookie } = await registerUser(strictA.url);
-  const one = await connect(strictA.url, cookie);
-  const two = await connect(strictB.url, cookie);
-  sockets.push(one.socket, two.socket);
+  const one = await open(strictA, cookie);
+  const two = await open(strictB, cookie);
   const replies = [];
   for (let i = 0; i < 6; i++) {
     const socket = i % 2 === 0 ? one.socket : two.socket;
@@ -273,8 +239,7 @@ t.test("rate limit > a burst sent at once > the budget holds within one batch, r
   const strict = await startServer(redis, { SEND_RATE: "2", SEND_BURST: "3" });
   t.teardown(() => strict.stop());
   const { cookie } = await registerUser(strict.url);
-  const { socket } = await connect(strict.url, cookie);
-  sockets.push(socket);
+  const { socket } = await open(strict, cookie);
   const clientIds = Array.from({ length: 5 }, () => randomUUID());
   // Sent in one go, so the server stores them in one script run.
   const replies = await Promise.all(
@@ -463,8 +428,7 @@ t.test("overload > more sends in flight than SEND_MAX_IN_FLIGHT > the excess is 
   const tight = await startServer(redis, { SEND_MAX_IN_FLIGHT: "2" });
   t.teardown(() => tight.stop());
   const { cookie } = await registerUser(tight.url);
-  const { socket } = await connect(tight.url, cookie);
-  sockets.push(socket);
+  const { socket } = await open(tight, cookie);
   const replies = await Promise.all(
     Array.from({ length: 40 }, (_, i) => call(socket, "message:send", { to: "#general", text: `burst ${i}`, clientId: randomUUID() })),
   );

@@ -1,23 +1,11 @@
 import { randomUUID } from "node:crypto";
 import t from "tap";
 import type { MemberUpdate, Message, RoomMembersPage, RoomSummary } from "../../src/realtime/events.js";
-import { type ChatClient, call, connect, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedis } from "../helpers/redis.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { type ChatClient, call, registerUser, send, settle } from "../helpers/clients.js";
+import { chatPair } from "../helpers/pair.js";
+import type { TestServer } from "../helpers/server.js";
 
-const redis = await startRedis();
-t.teardown(() => redis.stop());
-const a = await startServer(redis.url);
-const b = await startServer(redis.url, { REDIS_PREFIX: a.config.redisPrefix });
-t.teardown(async () => {
-  await a.stop();
-  await b.stop();
-});
-
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
+const { a, b, connect } = await chatPair(t);
 
 interface Tab {
   socket: ChatClient;
@@ -33,8 +21,7 @@ async function tab(
   cookie: string,
   lastIds?: Record<string, string>,
 ): Promise<Tab & { rooms: string[]; private: string[] }> {
-  const { socket, received, welcome } = await connect(server.url, cookie, lastIds ? { lastIds } : {});
-  sockets.push(socket);
+  const { socket, received, welcome } = await connect(server, cookie, lastIds ? { lastIds } : {});
   const state: Tab = { socket, received, invited: [], removed: [], members: [], typing: [] };
   socket.on("room:invited", (event) => state.invited.push(event));
   socket.on("room:removed", (event) => state.removed.push(event));

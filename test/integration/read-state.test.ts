@@ -1,27 +1,14 @@
 import { randomUUID } from "node:crypto";
 import t from "tap";
 import type { ReadState, ReadUpdate } from "../../src/realtime/events.js";
-import { type ChatClient, call, connect, registerUser, send, settle } from "../helpers/clients.js";
-import { startRedisUnderTest } from "../helpers/redis.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { type ChatClient, call, join, registerUser, send, settle } from "../helpers/clients.js";
+import { chatPair } from "../helpers/pair.js";
+import type { TestServer } from "../helpers/server.js";
 
-const redis = await startRedisUnderTest();
-t.teardown(() => redis.stop());
-const a = await startServer(redis);
-const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
-t.teardown(async () => {
-  await a.stop();
-  await b.stop();
-});
-
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
+const { a, b, connect } = await chatPair(t);
 
 async function socketOf(server: TestServer, cookie: string) {
-  const { socket } = await connect(server.url, cookie);
-  sockets.push(socket);
+  const { socket } = await connect(server, cookie);
   const updates: ReadUpdate[] = [];
   socket.on("read:update", (update) => updates.push(update));
   return { socket, updates };
@@ -31,11 +18,6 @@ async function socketOf(server: TestServer, cookie: string) {
 async function user() {
   const { user, cookie } = await registerUser(a.url);
   return { user, cookie, one: await socketOf(a, cookie), two: await socketOf(b, cookie) };
-}
-
-async function join(socket: ChatClient, room: string): Promise<void> {
-  const ack = await call(socket, "room:join", { room });
-  if (!ack.ok) throw new Error(ack.error.code);
 }
 
 async function readState(socket: ChatClient): Promise<ReadState> {

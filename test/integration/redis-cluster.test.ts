@@ -7,38 +7,15 @@ import { createLogger } from "../../src/lib/logger.js";
 import type { Message, ReadState, SearchResult } from "../../src/realtime/events.js";
 import { createKeys } from "../../src/store/keys.js";
 import { connectRedisClients, isRedisUnavailable } from "../../src/store/redis.js";
-import { api, type ChatClient, call, connect, PASSWORD, registerUser, send, settle } from "../helpers/clients.js";
+import { api, call, join, PASSWORD, registerUser, send, settle } from "../helpers/clients.js";
+import { serverPair } from "../helpers/pair.js";
 import { startRedisCluster } from "../helpers/redis-cluster.js";
-import { startServer, type TestServer } from "../helpers/server.js";
 import { until } from "../helpers/until.js";
 
 const cluster = await startRedisCluster();
 t.teardown(() => cluster.stop());
-const redis = { env: { REDIS_CLUSTER_NODES: cluster.nodeList } };
-const a = await startServer(redis, { LOGIN_RATE: "3" });
-const b = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix, LOGIN_RATE: "3" });
-t.teardown(async () => {
-  await a.stop();
-  await b.stop();
-});
+const { a, b, user, connect: open } = await serverPair(t, { env: { REDIS_CLUSTER_NODES: cluster.nodeList } }, { LOGIN_RATE: "3" });
 const keys = createKeys(a.config.redisPrefix);
-
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
-
-async function user(server: TestServer) {
-  const { user, cookie } = await registerUser(server.url);
-  const connected = await connect(server.url, cookie);
-  sockets.push(connected.socket);
-  return { user, cookie, ...connected };
-}
-
-async function join(socket: ChatClient, room: string): Promise<void> {
-  const ack = await call(socket, "room:join", { room });
-  if (!ack.ok) throw new Error(ack.error.code);
-}
 
 const slotOf = async (key: string): Promise<number> =>
   Number(await cluster.command(cluster.nodes[0]?.port ?? 0, ["CLUSTER", "KEYSLOT", key]));
@@ -94,8 +71,7 @@ t.test("chat on a cluster > two workers > rooms, DMs, history, catch-up, read st
   bob.socket.close();
   const lastIds: Record<string, string> = {};
   for (const room of rooms) lastIds[room] = "0-0";
-  const back = await connect(b.url, bob.cookie, { lastIds });
-  sockets.push(back.socket);
+  const back = await open(b, bob.cookie, { lastIds });
   await settle(() => back.received.filter((m) => m.text.startsWith(word) && m.conversation.startsWith("#")).length === rooms.length);
   t.same(
     back.received
@@ -130,9 +106,9 @@ t.test("login limits on a cluster > wrong passwords > 429 for this name, others 
   t.equal((await api(b.url, "/api/login", { username: other.user, password: PASSWORD })).status, 200, "another name logs in");
 });
 
+// Last in this file: it kills a master of the suite's cluster, which no test after it needs whole.
 t.test("redis clients on a cluster > a master killed > its keys fail fast, then work on the promoted replica", async (t) => {
-  const own = await startRedisCluster();
-  t.teardown(() => own.stop());
+  const own = cluster;
   const { redisCluster } = loadConfig({ REDIS_CLUSTER_NODES: own.nodeList });
   if (!redisCluster) throw new Error("no cluster config");
   const clients = await connectRedisClients({ cluster: redisCluster }, createLogger("silent", "worker"));

@@ -4,7 +4,8 @@ import t from "tap";
 import type { RoomName } from "../../src/domain/names.js";
 import type { Message, SearchResult } from "../../src/realtime/events.js";
 import { createKeys } from "../../src/store/keys.js";
-import { type ChatClient, call, connect, registerUser, send } from "../helpers/clients.js";
+import { type ChatClient, call, join, send } from "../helpers/clients.js";
+import { suiteClients } from "../helpers/pair.js";
 import { startRedis } from "../helpers/redis.js";
 import { startServer } from "../helpers/server.js";
 
@@ -14,22 +15,8 @@ t.teardown(() => redis.stop());
 const server = await startServer(redis.url, { SEARCH_SCAN_MAX: String(SCAN_MAX), SEARCH_PAGE: "3", SEARCH_PAGE_MAX: "5" });
 t.teardown(() => server.stop());
 
-const sockets: ChatClient[] = [];
-t.teardown(() => {
-  for (const socket of sockets) socket.close();
-});
-
-async function user() {
-  const { user, cookie } = await registerUser(server.url);
-  const { socket } = await connect(server.url, cookie);
-  sockets.push(socket);
-  return { user, socket };
-}
-
-async function join(socket: ChatClient, room: string): Promise<void> {
-  const ack = await call(socket, "room:join", { room });
-  if (!ack.ok) throw new Error(ack.error.code);
-}
+const clients = suiteClients(t);
+const user = () => clients.user(server);
 
 async function search(socket: ChatClient, payload: Record<string, unknown>): Promise<SearchResult> {
   const ack = await call<SearchResult>(socket, "search", payload);

@@ -1,6 +1,7 @@
 import t from "tap";
 import type { Ack } from "../../src/realtime/events.js";
 import { type ChatClient, call, connect, registerUser, settle } from "../helpers/clients.js";
+import { suiteClients } from "../helpers/pair.js";
 import { startRedis } from "../helpers/redis.js";
 import { startServer } from "../helpers/server.js";
 
@@ -99,12 +100,8 @@ t.test("rooms per user > past ROOMS_PER_USER > E_FORBIDDEN; leaving one makes ro
 t.test("room creation > past ROOM_CREATE_RATE > E_RATE_LIMITED; existing rooms still joinable", async (t) => {
   const server = await startServer(redis.url, { ROOM_CREATE_RATE: "2" });
   t.teardown(() => server.stop());
-  const owner = await connect(server.url, (await registerUser(server.url)).cookie);
-  const creator = await connect(server.url, (await registerUser(server.url)).cookie);
-  t.teardown(() => {
-    owner.socket.close();
-    creator.socket.close();
-  });
+  const { user } = suiteClients(t);
+  const [owner, creator] = [await user(server), await user(server)];
   t.equal(codeOf(await call(owner.socket, "room:join", { room: "#existing" })), "ok");
   t.equal(codeOf(await call(creator.socket, "room:join", { room: "#new-1" })), "ok");
   t.equal(codeOf(await call(creator.socket, "room:join", { room: "#new-2" })), "ok");
@@ -115,8 +112,7 @@ t.test("room creation > past ROOM_CREATE_RATE > E_RATE_LIMITED; existing rooms s
 t.test("rooms:list > the last member leaves > the room is no longer listed", async (t) => {
   const server = await startServer(redis.url);
   t.teardown(() => server.stop());
-  const { socket } = await connect(server.url, (await registerUser(server.url)).cookie);
-  t.teardown(() => socket.close());
+  const { socket } = await suiteClients(t).user(server);
   await call(socket, "room:join", { room: "#fleeting" });
   t.ok((await listAll(socket)).rooms.includes("#fleeting"));
   await call(socket, "room:leave", { room: "#fleeting" });
@@ -126,8 +122,7 @@ t.test("rooms:list > the last member leaves > the room is no longer listed", asy
 t.test("rooms:list > more rooms than a page > pages in name order, each room once, old payload gets page one", async (t) => {
   const server = await startServer(redis.url, { ROOMS_PAGE: "4" });
   t.teardown(() => server.stop());
-  const { socket } = await connect(server.url, (await registerUser(server.url)).cookie);
-  t.teardown(() => socket.close());
+  const { socket } = await suiteClients(t).user(server);
   const made = Array.from({ length: 9 }, (_, i) => `#page-${i}`);
   for (const room of made) t.equal(codeOf(await call(socket, "room:join", { room })), "ok");
   const all = await listAll(socket);
@@ -144,12 +139,8 @@ t.test("rooms:list > more rooms than a page > pages in name order, each room onc
 t.test("typing > typing into 101 conversations > the first one's throttle still holds", async (t) => {
   const server = await startServer(redis.url, { TYPING_INTERVAL_MS: "60000" });
   t.teardown(() => server.stop());
-  const typist = await connect(server.url, (await registerUser(server.url)).cookie);
-  const reader = await connect(server.url, (await registerUser(server.url)).cookie);
-  t.teardown(() => {
-    typist.socket.close();
-    reader.socket.close();
-  });
+  const { user } = suiteClients(t);
+  const [typist, reader] = [await user(server), await user(server)];
   const seen: string[] = [];
   reader.socket.on("typing", ({ conversation }) => seen.push(conversation));
   for (let round = 0; round < 4; round++) {

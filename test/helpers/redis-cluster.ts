@@ -12,6 +12,11 @@ export interface TestRedisCluster extends LocalRedisCluster {
  * default), with append-only files, failing a silent master over after 2 s; replicas sync at once.
  */
 export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> {
-  const cluster = await startLocalRedisCluster({ masters, replicas: 1, nodeTimeoutMs: 2000, args: ["--appendonly", "yes", ...SYNC_AT_ONCE] });
+  const cluster = await startLocalRedisCluster({
+    masters,
+    replicas: 1,
+    nodeTimeoutMs: 2000,
+    args: ["--appendonly", "yes", ...SYNC_AT_ONCE],
+  });
   return { ...cluster, command: commandOn };
 }

@@ -11,12 +11,12 @@ import type { Slot } from "../loadgen/protocol.js";
 import {
   type BenchOptions,
   bySize,
-  CONNECT_DEADLINE_MS,
   type Golden,
   type Population,
   population,
   REDIS_PREFIX,
   type Run,
+  THROUGHPUT_CONNECT,
   withRun,
 } from "./harness.js";
 import { describeStep, findSustainable, runStep, type SearchResult, type StepPlan, type StepResult } from "./steps.js";
@@ -110,13 +110,7 @@ export async function runSmallRooms(
 
 /** Connects a population for a throughput scenario: every socket must be in, every join acked. */
 export async function connectAll(run: Run, pop: Population, label: string): Promise<void> {
-  const connected = await run.connect(pop, {
-    trackIds: false,
-    resend: false,
-    rejoin: false,
-    reconnect: false,
-    deadlineMs: CONNECT_DEADLINE_MS,
-  });
+  const connected = await run.connect(pop, THROUGHPUT_CONNECT);
   if (connected.connected !== pop.clients.length || Object.keys(connected.joinFailures).length > 0) {
     throw new Error(
       `${label}: ${connected.connected}/${pop.clients.length} connected, join failures ${JSON.stringify(connected.joinFailures)} ${JSON.stringify(connected.failures)}`,

@@ -23,13 +23,13 @@ import type { Slot } from "../loadgen/protocol.js";
 import {
   type BenchOptions,
   bySize,
-  CONNECT_DEADLINE_MS,
   drain,
   type Golden,
   mergeBuckets,
   population,
   REDIS_PREFIX,
   round,
+  THROUGHPUT_CONNECT,
 } from "./harness.js";
 
 export type B7Layout = "local" | "spread";
@@ -223,13 +223,7 @@ async function measure(
     host.pool = AgentPool.start({ agents: 1 });
     host.sockets = pop.clients.length;
     const wsUrl = `${host.target.url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`;
-    const connected = await host.pool.connect(wsUrl, pop.clients, {
-      trackIds: false,
-      resend: false,
-      rejoin: false,
-      reconnect: false,
-      deadlineMs: CONNECT_DEADLINE_MS,
-    });
+    const connected = await host.pool.connect(wsUrl, pop.clients, THROUGHPUT_CONNECT);
     if (connected.connected !== pop.clients.length || Object.keys(connected.joinFailures).length > 0) {
       throw new Error(
         `${label}: host ${h + 1} ${connected.connected}/${pop.clients.length} connected ${JSON.stringify(connected.failures)}`,

@@ -46,6 +46,15 @@ export const REDIS_PREFIX = "bench:";
 /** The initial connect of 10k sockets is set-up; on a server that admits them slowly it must still end. */
 export const CONNECT_DEADLINE_MS = 180_000;
 
+/** How throughput scenarios connect: no id tracking, resends, rejoins or reconnects to measure. */
+export const THROUGHPUT_CONNECT = {
+  trackIds: false,
+  resend: false,
+  rejoin: false,
+  reconnect: false,
+  deadlineMs: CONNECT_DEADLINE_MS,
+} as const;
+
 let addressBase = 0;
 
 /** One server under test with its own Redis and load generators; close() ends them all, by pid. */

@@ -70,10 +70,12 @@ const ignore = (): void => undefined;
 /**
  * Tells a worker; `done` hears whether the message (and the socket, if any) was written to the
  * channel. A worker that is gone is not an error here: its exit is handled where it is watched.
+ * A socket stays open in the primary (`keepOpen`): the caller closes its copy once it is written.
  */
 export function sendToWorker(worker: Worker, message: PrimaryMessage, socket?: Socket, done: (err: Error | null) => void = ignore): void {
   if (worker.isDead() || !worker.isConnected()) done(new Error(`worker ${worker.id} is gone`));
-  else worker.send(message, socket, done);
+  else if (socket) worker.send(message, socket, { keepOpen: true }, done);
+  else worker.send(message, done);
 }
 
 /** Tells the primary, if there is one; a primary that is gone is not an error (the worker stops by itself). */

@@ -72,10 +72,15 @@ export function createRouter(server: Server, { maxBodyBytes, headersTimeoutMs, r
     route.handed++;
     route.sending.add(socket);
     sendingCount++;
-    sendToWorker(route.worker, { type: "router:connection", head }, socket, (err) => {
+    sendToWorker(route.worker, { type: "router:connection", head }, socket, () => {
       if (!route.sending.delete(socket)) return;
       sendingCount--;
-      if (err) socket.destroy();
+      // Written, the worker has its own descriptor, and the primary's still reads (pause() does
+      // not stop that). Left open until Node hears the worker's acknowledgement, which a busy
+      // primary hears late, it could take the first bytes a client sends after the worker's
+      // answer, and that client's handshake would hang. Closing it closes this process's
+      // descriptor only; not written (the worker is gone), it closes the connection.
+      socket.destroy();
     });
   };
 
@@ -120,8 +125,8 @@ export function createRouter(server: Server, { maxBodyBytes, headersTimeoutMs, r
       clearTimeout(deadline);
       socket.off("data", onData);
       // Bytes read here from now on would never reach the worker. A client sends none until it has
-      // its answer; Node closes the primary's copy of the socket when the worker acknowledges it,
-      // which the worker does before it answers.
+      // its answer, and the primary closes its copy of the socket once the hand-off is written
+      // (handOver), before the worker can have answered.
       socket.pause();
       if (request.state === "refused") refuse(socket, request.status);
       else if (closed) socket.destroy();

@@ -6,7 +6,7 @@
  */
 import cluster, { type Worker } from "node:cluster";
 import { once } from "node:events";
-import { type AddressInfo, createServer, connect as tcpConnect } from "node:net";
+import { type AddressInfo, createServer, type Server, connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { io, type Socket } from "socket.io-client";
 import t, { type Test } from "tap";
@@ -25,7 +25,7 @@ async function fork(): Promise<Worker> {
 }
 
 /** A listening router with `count` ready workers; everything is closed after the test. */
-async function setUp(t: Test, count: number): Promise<{ url: string; router: Router; workers: Worker[]; port: number }> {
+async function setUp(t: Test, count: number): Promise<{ url: string; router: Router; workers: Worker[]; port: number; server: Server }> {
   const server = createServer();
   const router = createRouter(server, {
     maxBodyBytes: 100_000,
@@ -49,7 +49,7 @@ async function setUp(t: Test, count: number): Promise<{ url: string; router: Rou
   workers.push(...(await Promise.all(Array.from({ length: count }, fork))));
   for (const worker of workers) router.add(worker);
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, router, workers, port };
+  return { url: `http://127.0.0.1:${port}`, router, workers, port, server };
 }
 
 /** Asks the socket.io client's worker who it is. */
@@ -133,6 +133,33 @@ t.test("router > a body sent in pieces > the worker gets all of it", async (t) =
   });
   t.match(answer, /^HTTP\/1.1 200/);
   t.match(answer, `"length":${body.length}`);
+});
+
+/** A client's WebSocket text frame (clients mask theirs, RFC 6455 § 5.3). */
+function clientFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ (mask[i % 4] as number))]);
+}
+
+t.test("router > bytes that arrive once a connection was handed over > reach the worker", async (t) => {
+  const { port, server } = await setUp(t, 1);
+  const client = tcpConnect(port, "127.0.0.1");
+  t.teardown(() => client.destroy());
+  // The socket.io CONNECT packet is written the moment the primary has read the whole upgrade
+  // request and handed the connection over, before the primary's event loop turns again: the
+  // primary's copy of the connection must no longer read it then.
+  server.once("connection", (accepted) => accepted.once("data", () => client.write(clientFrame("40"))));
+  let text = "";
+  client.on("data", (chunk: Buffer) => {
+    text += chunk.toString("latin1");
+  });
+  client.write(
+    "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  await until(() => text.includes('40{"sid"'), "the worker answers the CONNECT packet");
+  t.match(text, /^HTTP\/1.1 101 /);
 });
 
 t.test("router > no worker ready yet > connections wait in the backlog, then go to the first one", async (t) => {

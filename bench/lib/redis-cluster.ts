@@ -7,7 +7,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { startLocalRedisCluster } from "../../src/lib/local-redis-cluster.js";
-import { parseInfo, redisCommand, startRedis } from "./redis-server.js";
+import { parseInfo } from "../../src/lib/redis-server.js";
+import { redisCommand, startRedis } from "./redis-server.js";
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startRedisServer } from "../../src/lib/redis-server.js";
+import { parseInfo, startRedisServer } from "../../src/lib/redis-server.js";
 
 export interface RedisServer {
   readonly port: number;
@@ -97,15 +97,6 @@ function parseAt(buffer: Buffer, offset: number): { value: string; end: number }
     default:
       throw new Error(`unexpected RESP type ${type}`);
   }
-}
-
-export function parseInfo(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\r\n")) {
-    const at = line.indexOf(":");
-    if (at > 0 && !line.startsWith("#")) out[line.slice(0, at)] = line.slice(at + 1);
-  }
-  return out;
 }
 
 /** A redis-server without persistence in a fresh directory (holding `options.rdb` when given). */

@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { commandOn, type RedisServerProcess, startRedisServer } from "./redis-server.js";
+import { commandOn, parseInfo, type RedisServerProcess, startRedisServer } from "./redis-server.js";
 
 const run = promisify(execFile);
 
@@ -36,16 +36,6 @@ export interface LocalRedisCluster {
   /** Resolves once every live node reports cluster_state:ok and one view of the masters. */
   healthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** INFO-style "field:value" lines as an object. */
-function fields(text: string): Record<string, string> {
-  return Object.fromEntries(
-    text
-      .split("\r\n")
-      .filter((line) => line.includes(":"))
-      .map((line) => line.split(":", 2) as [string, string]),
-  );
 }
 
 /**
@@ -105,7 +95,7 @@ async function replicasInSync(nodes: RedisServerProcess[], expected: number, tim
     const roles = await Promise.all(
       nodes.map((node) =>
         commandOn(node.port, ["INFO", "replication"]).then(
-          (info) => fields(String(info)),
+          (info) => parseInfo(String(info)),
           () => ({}) as Record<string, string>,
         ),
       ),
@@ -149,7 +139,7 @@ async function allHealthy(nodes: RedisServerProcess[]): Promise<boolean> {
   const views = await Promise.all(
     nodes.map(async (node) => {
       try {
-        const info = fields(String(await commandOn(node.port, ["CLUSTER", "INFO"])));
+        const info = parseInfo(String(await commandOn(node.port, ["CLUSTER", "INFO"])));
         if (info.cluster_state !== "ok") return "not ok";
         const shards = (await commandOn(node.port, ["CLUSTER", "SLOTS"])) as [number, number, [string, number]][];
         return shards

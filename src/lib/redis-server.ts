@@ -95,6 +95,16 @@ export function redisAnswers(host: string, port: number, timeoutMs = 500): Promi
   });
 }
 
+/** An INFO reply's "field:value" lines as an object (section headers and blank lines skipped). */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\r\n")) {
+    const at = line.indexOf(":");
+    if (at > 0 && !line.startsWith("#")) out[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return out;
+}
+
 /** One command on the Redis (server, sentinel or cluster node) at 127.0.0.1:`port`, on a connection of its own. */
 export async function commandOn(port: number, args: string[]): Promise<unknown> {
   const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
+import { parseInfo, type RedisServerProcess, startRedisServer } from "../../src/lib/redis-server.js";
 import { SYNC_AT_ONCE } from "./redis.js";
 import { commandOn } from "./redis-command.js";
 
@@ -59,13 +59,7 @@ export async function startSentinelSet(name = "chat"): Promise<SentinelSet> {
         return Number(reply[1]);
       },
       async replication(port) {
-        const info = String(await commandOn(port, ["INFO", "replication"]));
-        return Object.fromEntries(
-          info
-            .split("\r\n")
-            .filter((line) => line.includes(":"))
-            .map((line) => line.split(":", 2) as [string, string]),
-        );
+        return parseInfo(String(await commandOn(port, ["INFO", "replication"])));
       },
       stop,
     };

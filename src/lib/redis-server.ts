@@ -105,6 +105,18 @@ export function parseInfo(text: string): Record<string, string> {
   return out;
 }
 
+/** The process id that the Redis (or Sentinel) at host:port reports. */
+async function answeringPid(host: string, port: number): Promise<number> {
+  const client = createClient({ socket: { host, port, reconnectStrategy: false, connectTimeout: 5000 } });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return Number(parseInfo(String(await client.sendCommand(["INFO", "server"]))).process_id);
+  } finally {
+    client.destroy();
+  }
+}
+
 /** One command on the Redis (server, sentinel or cluster node) at 127.0.0.1:`port`, on a connection of its own. */
 export async function commandOn(port: number, args: string[]): Promise<unknown> {
   const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });
@@ -123,9 +135,25 @@ export async function commandOn(port: number, args: string[]): Promise<unknown> 
  * or with its stderr when it exits or does not answer in time.
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
+  if (options.port !== undefined) return startOn(options.port, options);
+  // A port found free can be taken (by a test running beside this one) before the program binds it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(await freePort(options.host), options);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt === PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+const PORT_ATTEMPTS = 5;
+
+/** Another process answered on the port chosen for a new Redis. */
+class PortTakenError extends Error {}
+
+async function startOn(port: number, options: RedisServerOptions): Promise<RedisServerProcess> {
   const program = options.program ?? "redis-server";
   const host = options.host ?? "127.0.0.1";
-  const port = options.port ?? (await freePort(host));
   const temporary = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), `${program}-`));
   mkdirSync(dir, { recursive: true });
@@ -142,29 +170,40 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    const proc = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
-    let stderr = "";
-    proc.stderr?.on("data", (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
+    // Redis logs to stdout; the tail of both says why it would not start.
+    let output = "";
+    const keepTail = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000);
+    };
+    proc.stdout?.on("data", keepTail);
+    proc.stderr?.on("data", keepTail);
     const failed = new Promise<Error>((resolve) => {
       proc.once("error", resolve);
-      proc.once("exit", (code, signal) => resolve(new Error(`${program} exited (${code ?? signal}) on port ${port}: ${stderr.trim()}`)));
+      proc.once("exit", (code, signal) => {
+        const message = `${program} exited (${code ?? signal}) on port ${port}: ${output.trim()}`;
+        resolve(/Address already in use/.test(output) ? new PortTakenError(message) : new Error(message));
+      });
     });
     const deadline = Date.now() + timeoutMs;
     let gaveUp = false;
     const answers = (async () => {
       while (Date.now() < deadline && !gaveUp) {
-        if (await redisAnswers(host, port, 200)) return undefined;
+        if (await redisAnswers(host, port, 200)) {
+          // A process that could not bind the port exits, but another one answers there meanwhile.
+          const pid = await answeringPid(host, port);
+          if (pid === proc.pid) return undefined;
+          return new PortTakenError(`port ${port} is answered by process ${pid}, not by the ${program} started on it`);
+        }
         await sleep(25);
       }
-      return new Error(`${program} did not answer on port ${port} within ${timeoutMs} ms: ${stderr.trim()}`);
+      return new Error(`${program} did not answer on port ${port} within ${timeoutMs} ms: ${output.trim()}`);
     })();
     const error = await Promise.race([failed, answers]);
     if (error) {
       gaveUp = true;
-      halt(proc, "SIGKILL");
+      await halt(proc, "SIGKILL");
       throw error;
     }
   };
@@ -176,7 +215,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     return exited;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    if (temporary) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const current = (): ChildProcess => child as ChildProcess;
   return {
     host,

@@ -78,48 +78,58 @@ export interface MessageStoreOptions {
 }
 
 // The rate limit is a GCRA (one integer per sender: the time, in µs on Redis's clock, at which
-// their budget is full again), shared by every worker and host. It is charged by a script of its
-// own before the sends are stored: a sender's key and a conversation's keys are in different hash
-// slots of a Redis Cluster. KEYS: one rate key per message. ARGV per message: interval µs, burst
-// window µs. Returns per message the ms to wait, 0 when the token was taken.
-const CHARGE = luaScript<number[]>(`
-local t = redis.call('TIME')
-local now = t[1] * 1000000 + t[2]
+// their budget is full again), shared by every worker and host. TAKE_TOKEN is the Lua of one
+// charge: KEYS[k] the sender's rate key, interval and burst window in µs; it returns the ms to
+// wait, 0 when the token was taken. On a single Redis the store script charges each send itself;
+// on a Redis Cluster a sender's key and a conversation's keys are in different hash slots, so
+// CHARGE runs first, once per sender's slot.
+const TAKE_TOKEN = `
+local now
+local function takeToken(key, interval, window)
+  if not now then
+    local t = redis.call('TIME')
+    now = t[1] * 1000000 + t[2]
+  end
+  local full = math.max(tonumber(redis.call('GET', key)) or now, now) + interval
+  local over = full - now - window
+  if over > 0 then return math.ceil(over / 1000) end
+  redis.call('SET', key, full, 'PX', math.ceil((full - now) / 1000))
+  return 0
+end
+`;
+
+// KEYS: one rate key per message. ARGV per message: interval µs, burst window µs. Returns per
+// message the ms to wait, 0 when the token was taken.
+const CHARGE = luaScript<number[]>(`${TAKE_TOKEN}
 local out = {}
 for i = 1, #KEYS do
-  local full = math.max(tonumber(redis.call('GET', KEYS[i])) or now, now) + tonumber(ARGV[2 * i - 1])
-  local over = full - now - tonumber(ARGV[2 * i])
-  if over > 0 then
-    out[i] = math.ceil(over / 1000)
-  else
-    redis.call('SET', KEYS[i], full, 'PX', math.ceil((full - now) / 1000))
-    out[i] = 0
-  end
+  out[i] = takeToken(KEYS[i], tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i]))
 end
 return out`);
 
-// A retry of a stored message gives its token back. KEYS: rate key. ARGV: interval µs.
+// A retry of a stored message gives its token back (Redis Cluster only). KEYS: rate key. ARGV: interval µs.
 const REFUND = luaScript<number>(`
 local full = tonumber(redis.call('GET', KEYS[1]))
 if full then redis.call('SET', KEYS[1], full - tonumber(ARGV[1]), 'KEEPTTL') end
 return 1`);
 
 // One script per batch of sends to one hash slot (every conversation on a single Redis): per
-// message, dedupe, store, remember the clientId and publish it on its conversation's live channel
-// with the id of its predecessor in the stream, so a subscribed worker sees a gap (live-feed.ts).
-// A message is either stored and published, or not stored at all. Every redis.call adds Redis
-// CPU to each message, so the script makes as few as it can.
+// message, dedupe, charge the sender (on a single Redis), store, remember the clientId and publish
+// it on its conversation's live channel with the id of its predecessor in the stream, so a
+// subscribed worker sees a gap (live-feed.ts). A message is either stored and published, or not
+// stored at all. A retry of a stored message, or a refused edit, takes no token. Every redis.call
+// adds Redis CPU to each message, so the script makes as few as it can.
 // An edit or a deletion (kind 'edit' or 'delete', of a message id) takes the same path, so it is
 // ordered, deduplicated and published like a message; it is checked first (the message exists, is
 // a message, is the sender's, is not deleted) and also records the message's state in the
 // conversation's overlay (store/edits.ts), which is pruned of messages trimmed away.
-// KEYS per message: log, dedupe, live channel, overlay (one hash tag: the conversation). ARGV:
-// history limit, dedupe seconds, then per message: from, text, clientId, to, kind ('' for a
-// message), of.
+// KEYS per message: log, dedupe, live channel, overlay (one hash tag: the conversation), and the
+// sender's rate key when charging. ARGV: history limit, dedupe seconds, '1' to charge, then per
+// message: from, text, clientId, to, kind ('' for a message), of, rate interval µs, burst window µs.
 // Returns, per message: id ('' when refused), created (1/0), the id before it in its stream ('0-0'
-// if none), why an edit or deletion was refused ('' if it was not: 'not_found', 'forbidden' or
-// 'deleted').
-const SEND = luaScript<(string | number)[]>(`
+// if none), why it was refused ('' if it was not: 'not_found', 'forbidden', 'deleted' or 'rate'),
+// the ms to wait for a token (when 'rate').
+const SEND = luaScript<(string | number)[]>(`${TAKE_TOKEN}
 local function older(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -150,20 +160,27 @@ local function prune(log, overlay, limit)
   end
   for j = 1, #stale, 500 do redis.call('HDEL', overlay, unpack(stale, j, math.min(j + 499, #stale))) end
 end
+local charging = ARGV[3] == '1'
+local stride = charging and 5 or 4
 local out = {}
 local newest = {}
-for i = 0, #KEYS / 4 - 1 do
-  local log, dedupe, live, overlay = KEYS[1 + 4 * i], KEYS[2 + 4 * i], KEYS[3 + 4 * i], KEYS[4 + 4 * i]
-  local a = 3 + 6 * i
+for i = 0, #KEYS / stride - 1 do
+  local k = stride * i
+  local log, dedupe, live, overlay = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local a = 4 + 8 * i
   local from, text, cid, to, kind, target = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local existing = redis.call('GET', dedupe)
-  local refused = ''
+  local refused, wait = '', 0
   if not existing and kind ~= '' then refused = refusal(log, overlay, from, target) end
+  if not existing and refused == '' and charging then
+    wait = takeToken(KEYS[k + 5], tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]))
+    if wait > 0 then refused = 'rate' end
+  end
   if existing then
     local before = redis.call('XREVRANGE', log, '(' .. existing, '-', 'COUNT', 1)
-    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = ''
+    out[#out + 1] = existing; out[#out + 1] = 0; out[#out + 1] = before[1] and before[1][1] or '0-0'; out[#out + 1] = ''; out[#out + 1] = 0
   elseif refused ~= '' then
-    out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = ''; out[#out + 1] = refused
+    out[#out + 1] = ''; out[#out + 1] = 0; out[#out + 1] = ''; out[#out + 1] = refused; out[#out + 1] = wait
   else
     local prev = newest[log]
     if not prev then
@@ -183,7 +200,7 @@ for i = 0, #KEYS / 4 - 1 do
     newest[log] = id
     redis.call('SET', dedupe, id, 'EX', ARGV[2])
     redis.call('SPUBLISH', live, prev .. '\\n' .. id .. '\\n' .. from .. '\\n' .. to .. '\\n' .. cid .. '\\n' .. kind .. '\\n' .. target .. '\\n' .. text)
-    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = prev; out[#out + 1] = ''
+    out[#out + 1] = id; out[#out + 1] = 1; out[#out + 1] = prev; out[#out + 1] = ''; out[#out + 1] = 0
   end
 end
 return out`);
@@ -206,11 +223,16 @@ interface PendingSend {
   /** The sender's rate: µs per token. */
   interval: number;
   burst: number;
-  /** How long its sender must wait for a token; 0 once one was taken for it. */
+  /** How long its sender must wait for a token (Redis Cluster, charged before it is stored). */
   waitMs: number;
+  /** A token was taken for it before it was known whether it is a retry of a stored one. */
+  charged: boolean;
   resolve(appended: Appended): void;
   reject(err: unknown): void;
 }
+
+const rateLimited = (waitMs: number): AppError =>
+  new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(waitMs / 1000));
 
 /** The sends in groups of one key each, in their order; or all together when `together`. */
 function groupBy(sends: PendingSend[], together: boolean, keyOf: (send: PendingSend) => string): PendingSend[][] {
@@ -264,7 +286,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     return eventsOf(found, conversation, states).flatMap((event) => (event.event === "message:new" ? [event.payload] : []));
   };
 
-  let pending: PendingSend[] = [];
+  const pending: PendingSend[] = [];
   const { replicas } = options;
   const oneShard = options.oneShard ?? true;
   const rateKey = (send: PendingSend): string => keys.rate("send", usernameKey(send.message.from));
@@ -281,6 +303,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       const waits = await redis.chargeSendRate(group.map(rateKey), args);
       group.forEach((send, i) => {
         send.waitMs = Number(waits[i]);
+        send.charged = send.waitMs <= 0;
       });
       stored = await Promise.all(group.map(async (send) => send.waitMs > 0 && (await redis.exists(dedupeKey(send))) === 1));
     } catch (err) {
@@ -289,7 +312,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     }
     return group.filter((send, i) => {
       if (send.waitMs <= 0 || stored[i]) return true;
-      send.reject(new AppError("E_RATE_LIMITED", "sending too fast, retry shortly", Math.ceil(send.waitMs / 1000)));
+      send.reject(rateLimited(send.waitMs));
       return false;
     });
   };
@@ -308,13 +331,18 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     return added.some((count) => count > 0);
   };
 
+  const refund = (send: PendingSend): void => {
+    redis.refundSendRate([rateKey(send)], [String(send.interval)]).catch(() => undefined);
+  };
+
   /** Stores the sends of one hash slot (of every conversation on a single Redis) and acks them. */
   const store = async (group: PendingSend[]): Promise<void> => {
     const scriptKeys: string[] = [];
-    const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds)];
+    const scriptArgs = [String(options.historyLimit), String(options.dedupeSeconds), oneShard ? "1" : "0"];
     for (const send of group) {
       const { message, stream } = send;
       scriptKeys.push(keys.logOf(stream), dedupeKey(send), keys.live(stream), keys.edits(stream));
+      if (oneShard) scriptKeys.push(rateKey(send));
       scriptArgs.push(
         message.from,
         message.text,
@@ -322,6 +350,8 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
         message.to,
         message.update?.kind ?? "",
         message.update?.messageId ?? "",
+        String(send.interval),
+        String(send.interval * send.burst),
       );
     }
     let replies: string[];
@@ -342,19 +372,16 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       return;
     }
     group.forEach((send, i) => {
-      const [id, created, prev, refused] = replies.slice(4 * i, 4 * i + 4) as [string, string, string, string];
+      const [id, created, prev, refused, waitMs] = replies.slice(5 * i, 5 * i + 5) as [string, string, string, string, string];
       if (refused !== "") {
-        // Nothing was written: the token taken for it goes back.
-        if (send.waitMs <= 0) redis.refundSendRate([rateKey(send)], [String(send.interval)]).catch(() => undefined);
-        send.reject(REFUSALS[refused] ?? new Error(`send script refused: ${refused}`));
+        // Nothing was written: a token taken for it goes back.
+        if (send.charged) refund(send);
+        send.reject(refused === "rate" ? rateLimited(Number(waitMs)) : (REFUSALS[refused] ?? new Error(`send script refused: ${refused}`)));
         return;
       }
       const appended = { id, ts: timestampOf(id), created: created === "1" };
       const { to, from } = send.message;
-      if (!appended.created && send.waitMs <= 0) {
-        // The sender was charged before it was known that this one is stored already.
-        redis.refundSendRate([rateKey(send)], [String(send.interval)]).catch(() => undefined);
-      }
+      if (!appended.created && send.charged) refund(send);
       // A worker follows a DM pair only once it knows it: both users' workers are told of a pair
       // that just opened, and again on a retry (its first try may have died before telling them).
       // The ack waits for the notices, so an acknowledged message is always announced.
@@ -368,18 +395,23 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     });
   };
 
-  // Charged per sender's hash slot, stored per conversation's (one run each on a single Redis).
-  // Commands on one connection run in order, so a sender's sends keep their order.
+  // On a single Redis, charged and stored by one script run; on a Redis Cluster charged per
+  // sender's hash slot, then stored per conversation's. Commands on one connection run in order,
+  // and batches leave in order, so a sender's sends keep their order.
   const runBatch = async (batch: PendingSend[]): Promise<void> => {
-    const allowed = (await Promise.all(groupBy(batch, oneShard, rateKey).map(charge))).flat();
+    const allowed = oneShard ? batch : (await Promise.all(groupBy(batch, false, rateKey).map(charge))).flat();
     await Promise.all(groupBy(allowed, oneShard, (send) => send.stream).map(store));
   };
 
   /** The sends of one event-loop iteration share a script run (one command, one Redis call). */
   const flush = (): void => {
-    const all = pending;
-    pending = [];
-    for (let i = 0; i < all.length; i += SEND_BATCH_MAX) void runBatch(all.slice(i, i + SEND_BATCH_MAX));
+    const all = pending.splice(0);
+    for (let i = 0; i < all.length; i += SEND_BATCH_MAX) {
+      const batch = all.slice(i, i + SEND_BATCH_MAX);
+      runBatch(batch).catch((err: unknown) => {
+        for (const send of batch) send.reject(err);
+      });
+    }
   };
 
   return {
@@ -387,7 +419,16 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       return new Promise<Appended>((resolve, reject) => {
         if (pending.length === 0) setImmediate(flush);
         const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
-        pending.push({ message, stream: streamOf(message.to, message.from), interval, burst: rate.burst, waitMs: 0, resolve, reject });
+        pending.push({
+          message,
+          stream: streamOf(message.to, message.from),
+          interval,
+          burst: rate.burst,
+          waitMs: 0,
+          charged: false,
+          resolve,
+          reject,
+        });
       });
     },
 

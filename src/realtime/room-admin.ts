@@ -138,6 +138,13 @@ export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: Ac
     return user;
   };
 
+  /** Applies an invitation or removal by the socket's user on every worker, and tells the room's watchers. */
+  const accessChanged = async (socket: ChatSocket, change: Omit<AccessChange, "by">): Promise<void> => {
+    const by = socket.data.user;
+    await relay.apply({ ...change, by });
+    announceMember(io, { room: change.room, user: change.user, change: change.kind, owner: by });
+  };
+
   const notMember = (user: string, room: RoomName) => new AppError("E_NOT_FOUND", `${user} is not a member of ${room}`);
 
   return {
@@ -145,11 +152,7 @@ export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: Ac
       const { room, name } = parseTarget(raw);
       const info = await ownedBy(socket, room);
       const user = await otherUser(socket, name);
-      if (await access.admit(user, room)) {
-        const by = socket.data.user;
-        await relay.apply({ kind: "invited", room, user, by, private: info.private });
-        announceMember(io, { room, user, change: "invited", owner: by });
-      }
+      if (await access.admit(user, room)) await accessChanged(socket, { room, user, kind: "invited", private: info.private });
       return { room, user };
     }),
 
@@ -158,9 +161,7 @@ export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: Ac
       const info = await ownedBy(socket, room);
       const user = await otherUser(socket, name);
       if (!(await access.expel(user, room))) throw notMember(user, room);
-      const by = socket.data.user;
-      await relay.apply({ kind: "removed", room, user, by, private: info.private });
-      announceMember(io, { room, user, change: "removed", owner: by });
+      await accessChanged(socket, { room, user, kind: "removed", private: info.private });
       return { room, user };
     }),
 

@@ -105,21 +105,13 @@ export function parseInfo(text: string): Record<string, string> {
   return out;
 }
 
-/** The process id that the Redis (or Sentinel) at host:port reports. */
-async function answeringPid(host: string, port: number): Promise<number> {
-  const client = createClient({ socket: { host, port, reconnectStrategy: false, connectTimeout: 5000 } });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return Number(parseInfo(String(await client.sendCommand(["INFO", "server"]))).process_id);
-  } finally {
-    client.destroy();
-  }
+/** One command on the Redis (server, sentinel or cluster node) at 127.0.0.1:`port`, on a connection of its own. */
+export function commandOn(port: number, args: string[]): Promise<unknown> {
+  return commandAt("127.0.0.1", port, args);
 }
 
-/** One command on the Redis (server, sentinel or cluster node) at 127.0.0.1:`port`, on a connection of its own. */
-export async function commandOn(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });
+async function commandAt(host: string, port: number, args: string[]): Promise<unknown> {
+  const client = createClient({ socket: { host, port, reconnectStrategy: false, connectTimeout: 5000 } });
   client.on("error", () => undefined);
   await client.connect();
   try {
@@ -192,7 +184,7 @@ async function startOn(port: number, options: RedisServerOptions): Promise<Redis
       while (Date.now() < deadline && !gaveUp) {
         if (await redisAnswers(host, port, 200)) {
           // A process that could not bind the port exits, but another one answers there meanwhile.
-          const pid = await answeringPid(host, port);
+          const pid = Number(parseInfo(String(await commandAt(host, port, ["INFO", "server"]))).process_id);
           if (pid === proc.pid) return undefined;
           return new PortTakenError(`port ${port} is answered by process ${pid}, not by the ${program} started on it`);
         }

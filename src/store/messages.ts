@@ -225,8 +225,6 @@ interface PendingSend {
   burst: number;
   /** How long its sender must wait for a token (Redis Cluster, charged before it is stored). */
   waitMs: number;
-  /** A token was taken for it before it was known whether it is a retry of a stored one. */
-  charged: boolean;
   resolve(appended: Appended): void;
   reject(err: unknown): void;
 }
@@ -286,7 +284,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     return eventsOf(found, conversation, states).flatMap((event) => (event.event === "message:new" ? [event.payload] : []));
   };
 
-  const pending: PendingSend[] = [];
+  let pending: PendingSend[] = [];
   const { replicas } = options;
   const oneShard = options.oneShard ?? true;
   const rateKey = (send: PendingSend): string => keys.rate("send", usernameKey(send.message.from));
@@ -303,7 +301,6 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       const waits = await redis.chargeSendRate(group.map(rateKey), args);
       group.forEach((send, i) => {
         send.waitMs = Number(waits[i]);
-        send.charged = send.waitMs <= 0;
       });
       stored = await Promise.all(group.map(async (send) => send.waitMs > 0 && (await redis.exists(dedupeKey(send))) === 1));
     } catch (err) {
@@ -331,6 +328,8 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
     return added.some((count) => count > 0);
   };
 
+  /** On a Redis Cluster a token is taken before it is known whether the send is a retry of a stored one. */
+  const chargedFirst = (send: PendingSend): boolean => !oneShard && send.waitMs <= 0;
   const refund = (send: PendingSend): void => {
     redis.refundSendRate([rateKey(send)], [String(send.interval)]).catch(() => undefined);
   };
@@ -375,13 +374,13 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       const [id, created, prev, refused, waitMs] = replies.slice(5 * i, 5 * i + 5) as [string, string, string, string, string];
       if (refused !== "") {
         // Nothing was written: a token taken for it goes back.
-        if (send.charged) refund(send);
+        if (chargedFirst(send)) refund(send);
         send.reject(refused === "rate" ? rateLimited(Number(waitMs)) : (REFUSALS[refused] ?? new Error(`send script refused: ${refused}`)));
         return;
       }
       const appended = { id, ts: timestampOf(id), created: created === "1" };
       const { to, from } = send.message;
-      if (!appended.created && send.charged) refund(send);
+      if (!appended.created && chargedFirst(send)) refund(send);
       // A worker follows a DM pair only once it knows it: both users' workers are told of a pair
       // that just opened, and again on a retry (its first try may have died before telling them).
       // The ack waits for the notices, so an acknowledged message is always announced.
@@ -405,13 +404,9 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
 
   /** The sends of one event-loop iteration share a script run (one command, one Redis call). */
   const flush = (): void => {
-    const all = pending.splice(0);
-    for (let i = 0; i < all.length; i += SEND_BATCH_MAX) {
-      const batch = all.slice(i, i + SEND_BATCH_MAX);
-      runBatch(batch).catch((err: unknown) => {
-        for (const send of batch) send.reject(err);
-      });
-    }
+    const all = pending;
+    pending = [];
+    for (let i = 0; i < all.length; i += SEND_BATCH_MAX) void runBatch(all.slice(i, i + SEND_BATCH_MAX));
   };
 
   return {
@@ -419,16 +414,7 @@ export function createMessageStore(redis: Redis, keys: Keys, options: MessageSto
       return new Promise<Appended>((resolve, reject) => {
         if (pending.length === 0) setImmediate(flush);
         const interval = Math.max(1, Math.ceil(1_000_000 / rate.rate));
-        pending.push({
-          message,
-          stream: streamOf(message.to, message.from),
-          interval,
-          burst: rate.burst,
-          waitMs: 0,
-          charged: false,
-          resolve,
-          reject,
-        });
+        pending.push({ message, stream: streamOf(message.to, message.from), interval, burst: rate.burst, waitMs: 0, resolve, reject });
       });
     },
 

@@ -29,7 +29,7 @@ export interface AppDeps {
   health: Health;
   /** "<host>/<pid>" of this worker, shown on every page. */
   instance: string;
-  endSockets(sessionId: string): void;
+  endSockets(user: string, sessionId: string): void;
 }
 
 /** The Express app of one worker: pages, the JSON API and health checks. It never listens itself. */

@@ -62,5 +62,11 @@ export interface RealtimeDeps {
   readState: ReadStateStore;
 }
 
+/**
+ * The socket.io room of the sockets that follow a room's member list (`room:members` with
+ * `watch`): member changes go to those few, not to every member of a large room.
+ */
+export const memberWatchers = (room: RoomName): string => `~members:${room}`;
+
 /** The socket.io room of every socket of one login session (logout ends them all). */
 export const sessionChannel = (sessionId: string): string => `session:${sessionId}`;

@@ -7,7 +7,7 @@ import type { LiveFeed, LiveFeedHandlers } from "../store/live-feed.js";
 import type { StoredMessage } from "../store/live-wire.js";
 import type { ChatServer, ChatSocket } from "./context.js";
 import { emitEvent, liveEvent } from "./edits.js";
-import type { ReadUpdate } from "./events.js";
+import { applySignal, parseSignal, type UserSignal } from "./user-signals.js";
 
 /** Sockets in this (local) room get live messages queued instead of sent: see Delivery.hold. */
 const HOLDING = "~holding";
@@ -38,10 +38,10 @@ export interface Delivery {
    */
   typing(to: { room: StreamName } | { peer: string }, user: string): void;
   /**
-   * Tells every socket of `user` but `except` that a read marker or mention count changed, through
-   * the user's notice channel: only workers with a socket of the user hear it.
+   * Tells every socket of `user`, on every worker, through the user's notice channel: only workers
+   * with a socket of the user hear it, this one included.
    */
-  readUpdate(user: string, update: ReadUpdate, except?: string): void;
+  signal(user: string, signal: UserSignal): void;
   stop(): void;
 }
 
@@ -54,17 +54,6 @@ export function routesOf(message: Pick<StoredMessage, "to" | "from">): { channel
 }
 
 export const sentKey = (conversation: string): string => conversation.toLowerCase();
-
-function isReadUpdate(data: unknown): data is ReadUpdate {
-  if (typeof data !== "object" || data === null) return false;
-  const { conversation, lastId, mentions } = data as Record<string, unknown>;
-  return (
-    typeof conversation === "string" &&
-    (conversation.startsWith("#") || conversation.startsWith("@")) &&
-    typeof mentions === "number" &&
-    (lastId === undefined || typeof lastId === "string")
-  );
-}
 
 /** How long a socket's set-up waits for its subscriptions, and a hold for its conversations' fills. */
 const FOLLOW_TIMEOUT_MS = 10_000;
@@ -155,10 +144,9 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
     typingTo: (user, from) => {
       io.local.to(userChannel(user)).volatile.emit("typing", { conversation: `@${from}`, user: from });
     },
-    userEvent: (user, { event, data, except }) => {
-      if (event !== "read:update" || !isReadUpdate(data)) return; // another version's event
-      const sockets = io.local.to(userChannel(user));
-      (except === undefined ? sockets : sockets.except(except)).emit("read:update", data);
+    userEvent: (user, event) => {
+      const signal = parseSignal(event);
+      if (signal !== undefined) applySignal(io, user, signal);
     },
   });
 
@@ -240,7 +228,7 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       return next;
     },
     typing: (to, user) => feed.signalTyping(to, user),
-    readUpdate: (user, update, except) => feed.signalUser(user, { event: "read:update", data: update, except }),
+    signal: (user, signal) => feed.signalUser(user, signal),
     stop: () => feed.stop(),
   };
 }

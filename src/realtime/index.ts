@@ -9,7 +9,7 @@ import type { ChatServer, RealtimeDeps } from "./context.js";
 import { createDelivery, type Delivery, type OpenFeed } from "./delivery.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
-import { endSessionSockets, startSessionWatch } from "./sessions.js";
+import { endLocalSession, startSessionWatch } from "./sessions.js";
 
 export interface RealtimeOptions extends RealtimeDeps {
   session: SessionMiddleware;
@@ -27,7 +27,8 @@ export interface Realtime {
   delivery: Delivery;
   /** Tells every socket who came online or went offline. */
   announcer: Announcer;
-  endSessionSockets(sessionId: string): void;
+  /** Tells every socket of a session of `user`, on every worker, that it ended, and disconnects them. */
+  endSessionSockets(user: string, sessionId: string): void;
   /**
    * Stops timers and sends every client (and any that still arrives) to reconnect elsewhere, at
    * the pace the workers that take them over can follow (drain.ts).
@@ -62,7 +63,11 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
     io,
     delivery,
     announcer,
-    endSessionSockets: (sessionId) => endSessionSockets(io, sessionId),
+    endSessionSockets(user, sessionId) {
+      // Ended here at once, even if Redis cannot carry the signal to the user's other workers.
+      endLocalSession(io, sessionId);
+      delivery.signal(user, { event: "session:ended", data: { session: sessionId } });
+    },
     async drain(pace) {
       draining = true;
       stopHeartbeat();

@@ -43,7 +43,7 @@ export function mentionStep(deps: RealtimeDeps, delivery: Delivery): (message: S
       conversation = to;
     }
     const mentions = await readState.addMention(name, fieldOf(conversation), id);
-    if (mentions !== undefined) delivery.readUpdate(name, { conversation, mentions });
+    if (mentions !== undefined) delivery.signal(name, { event: "read:update", data: { conversation, mentions } });
   };
 
   return (message) => {
@@ -68,7 +68,7 @@ export function readStateListeners(deps: RealtimeDeps, delivery: Delivery): List
       const marker = await readState.markRead(user, fieldOf(conversation), lastId);
       const update = { conversation, lastId: marker.lastId, mentions: marker.mentions };
       // The user's other tabs and devices, on every worker, clear what this one has read.
-      delivery.readUpdate(user, update, socket.id);
+      delivery.signal(user, { event: "read:update", data: update, except: socket.id });
       return update;
     }),
 

@@ -1,7 +1,7 @@
 import { parseLimit } from "../domain/messages.js";
 import { assertNotGeneral, parseRoomName, parseUsername, type RoomName, userChannel, usernameKey } from "../domain/names.js";
 import { AppError, invalid } from "../lib/errors.js";
-import type { AccessChange, ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
+import { type AccessChange, type ChatServer, type ChatSocket, memberWatchers, type RealtimeDeps } from "./context.js";
 import type { Delivery } from "./delivery.js";
 import type { MemberUpdate } from "./events.js";
 import { acked, type Listeners, objectPayload } from "./with-ack.js";
@@ -83,12 +83,6 @@ export function createAccessRelay(io: ChatServer, deps: RealtimeDeps, delivery: 
     },
   };
 }
-
-/**
- * The socket.io room of the sockets that follow a room's member list (`room:members` with
- * `watch`): member changes go to those few, not to every member of a large room.
- */
-export const memberWatchers = (room: RoomName): string => `~members:${room}`;
 
 /** Makes the socket follow this room's member changes and no other room's: a client shows one list. */
 function watchMembers(socket: ChatSocket, room: RoomName): void {

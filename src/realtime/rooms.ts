@@ -2,9 +2,9 @@ import { parseLimit } from "../domain/messages.js";
 import { assertNotGeneral, GENERAL_ROOM, isRoomName, parseRoomName, type RoomName, userChannel } from "../domain/names.js";
 import { invalid } from "../lib/errors.js";
 import type { Joined } from "../store/rooms.js";
-import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
+import { type ChatServer, type ChatSocket, memberWatchers, type RealtimeDeps } from "./context.js";
 import { type Delivery, type Sent, sentKey } from "./delivery.js";
-import { announceMember, memberWatchers } from "./room-admin.js";
+import { announceMember } from "./room-admin.js";
 import { acked, answer, type Listeners, objectPayload } from "./with-ack.js";
 
 /** Adds the user to the room in the store: joins it, or creates it. */
@@ -18,8 +18,6 @@ function parsePrivate(value: unknown): boolean {
 
 export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Delivery): Listeners {
   const { log, rooms, access, messages, config } = deps;
-  /** The user's other sockets, on every worker. */
-  const othersOf = (socket: ChatSocket) => io.in(userChannel(socket.data.user)).except(socket.id);
 
   const enter = async (socket: ChatSocket, raw: unknown, sent: Sent, admit: Admit) => {
     const user = socket.data.user;
@@ -29,9 +27,7 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
     const joined = await admit(user, room, payload);
     socket.join(room);
     await delivery.follow(socket, [room]);
-    // The user's other tabs, on any worker, follow the join live; they load history themselves.
-    othersOf(socket).socketsJoin(room);
-    othersOf(socket).emit("room:joined", { room, private: joined.private });
+    delivery.signal(user, { event: "room:joined", data: { room, private: joined.private }, except: socket.id });
     // #general holds everyone: its member list is not followed live. A new room has no one to tell.
     if (!wasMember && !joined.created && room !== GENERAL_ROOM) announceMember(io, { room, user, change: "joined" });
     const history = await messages.latest(room, user, config.limits.historyPage);
@@ -71,13 +67,10 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
       const room = parseRoomName(objectPayload(raw).room);
       assertNotGeneral(room);
       await rooms.leave(user, room);
-      // The redis adapter applies socketsLeave even to this worker's sockets only once its request
-      // has come back through Redis; leaving locally first makes the ack mean "nothing more from
-      // this room here" (a message stored right after could otherwise still arrive).
-      const channels = [room, memberWatchers(room)];
-      io.local.in(userChannel(user)).socketsLeave(channels);
-      io.in(userChannel(user)).socketsLeave(channels);
-      othersOf(socket).emit("room:left", { room });
+      // Leaving here at once makes the ack mean "nothing more from this room here" (a message
+      // stored right after could otherwise still arrive); the other workers' sockets follow the signal.
+      io.local.in(userChannel(user)).socketsLeave([room, memberWatchers(room)]);
+      delivery.signal(user, { event: "room:left", data: { room }, except: socket.id });
       // An owner who leaves hands the room to another member (any): a room always has someone in charge.
       const heir = await access.handOver(room, user);
       announceMember(io, { room, user, change: "left", ...(heir === undefined ? await ownerOf(room) : { owner: heir }) });

@@ -3,15 +3,15 @@ import type { Logger } from "../lib/logger.js";
 import type { SessionKeeper } from "../store/sessions.js";
 import { type ChatServer, sessionChannel } from "./context.js";
 
-/** Tells every socket of a session, on every worker, that it ended, then disconnects them. */
-export function endSessionSockets(io: ChatServer, sessionId: string): void {
-  const channel = sessionChannel(sessionId);
-  io.in(channel).emit("session:ended");
-  io.in(channel).disconnectSockets(true);
+/** Tells this worker's sockets of a session that it ended, then disconnects them. */
+export function endLocalSession(io: ChatServer, sessionId: string): void {
+  const sockets = io.local.in(sessionChannel(sessionId));
+  sockets.emit("session:ended");
+  sockets.disconnectSockets(true);
 }
 
 /**
- * An open socket makes no HTTP requests: one whose client sent an event within the idle timeout
+ * Each worker watches its own sockets. An open socket makes no HTTP requests: one whose client sent an event within the idle timeout
  * keeps its session alive, as a request would. This also ends the sockets of sessions that idled
  * out, were destroyed elsewhere, or passed the absolute timeout.
  */
@@ -30,12 +30,12 @@ export function startSessionWatch(io: ChatServer, keeper: SessionKeeper, config:
     }
     for (const id of expired) {
       await keeper.destroy(id);
-      endSessionSockets(io, id);
+      endLocalSession(io, id);
     }
     for (const id of active) idle.delete(id);
     const [live, remaining] = await Promise.all([keeper.keepAlive([...active]), keeper.existing([...idle])]);
-    for (const id of active) if (!live.has(id)) endSessionSockets(io, id);
-    for (const id of idle) if (!remaining.has(id)) endSessionSockets(io, id);
+    for (const id of active) if (!live.has(id)) endLocalSession(io, id);
+    for (const id of idle) if (!remaining.has(id)) endLocalSession(io, id);
   };
   const timer = setInterval(() => {
     check().catch((err: Error) => log.warn({ err: err.message }, "session check failed"));

@@ -118,7 +118,7 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
       limits: config.limits,
     }),
     instance,
-    endSockets: (sessionId) => realtime?.endSessionSockets(sessionId),
+    endSockets: (user, sessionId) => realtime?.endSessionSockets(user, sessionId),
     health: {
       accepting: () => accepting,
       redisReachable: () =>

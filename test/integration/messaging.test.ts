@@ -65,6 +65,34 @@ t.test("room:leave > after leaving > no more messages; #general cannot be left",
   t.match(notMember, { ok: false, error: { code: "E_FORBIDDEN" } });
 });
 
+t.test("room:join and room:leave > the user's other tab on another worker > told, and follows the room live", async (t) => {
+  const alice = await user(a);
+  const other = await open(b, alice.cookie);
+  const told: string[] = [];
+  other.socket.on("room:joined", ({ room }) => told.push(`joined ${room}`));
+  other.socket.on("room:left", ({ room }) => told.push(`left ${room}`));
+  const box = inbox(other.socket);
+  const name = room();
+  await join(alice.socket, name);
+  await settle(() => told.length >= 1);
+  t.same(told, [`joined ${name}`], "told once, right after the join");
+  // Following the room's channel may take a moment after the notice: sent until one arrives.
+  const bob = await user(a);
+  await join(bob.socket, name);
+  for (let i = 0; i < 50 && box.length === 0; i++) {
+    await send(bob.socket, name, `live ${i}`);
+    await settle(() => box.length > 0, 100, 0).catch(() => undefined);
+  }
+  t.ok(box.length > 0, "the other tab gets the room's messages");
+  t.same(await call(alice.socket, "room:leave", { room: name }), { ok: true, data: {} });
+  await settle(() => told.length >= 2);
+  t.same(told, [`joined ${name}`, `left ${name}`], "told once of the leave");
+  const before = box.length;
+  await send(bob.socket, name, "after leave");
+  await sleep(200);
+  t.equal(box.length, before, "nothing more from the room left");
+});
+
 t.test("room membership > reconnect to another worker > rooms rejoined without asking", async (t) => {
   const alice = await user(a);
   const name = room();

@@ -6,8 +6,8 @@ import { toAppError } from "../errors.js";
 export interface AuthRouteDeps {
   accounts: Accounts;
   instance: string;
-  /** Ends every socket of a session, on every worker, after telling it `session:ended`. */
-  endSockets(sessionId: string): void;
+  /** Ends every socket of a session of `user`, on every worker, after telling it `session:ended`. */
+  endSockets(user: string, sessionId: string): void;
 }
 
 /**
@@ -15,9 +15,10 @@ export interface AuthRouteDeps {
  * session it replaces end with it, whoever logs in now.
  */
 async function logIn(req: Request, user: string, deps: AuthRouteDeps): Promise<void> {
-  const replaced = req.session?.user ? req.sessionID : undefined;
+  const previous = req.session?.user;
+  const replaced = req.sessionID;
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
-  if (replaced !== undefined) deps.endSockets(replaced);
+  if (previous !== undefined) deps.endSockets(previous, replaced);
   req.session.user = user;
   req.session.createdAt = Date.now();
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
@@ -25,9 +26,10 @@ async function logIn(req: Request, user: string, deps: AuthRouteDeps): Promise<v
 
 async function logOut(req: Request, res: Response, deps: AuthRouteDeps, cookieName: string): Promise<void> {
   const id = req.sessionID;
-  if (req.session?.user) {
+  const user = req.session?.user;
+  if (user) {
     await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
-    deps.endSockets(id);
+    deps.endSockets(user, id);
   }
   res.clearCookie(cookieName, { path: "/" });
 }

@@ -1,10 +1,12 @@
 /**
- * `node dist/bench/idle-host.js [--server PATH] [--seconds N] [--typing N] [--churn N]`: what a
- * host without clients pays for the typing and presence changes of the rest of the deployment.
- * Two hosts of one worker on one Redis; 50 sockets on host 1 in one room type at `--typing`
- * events/s in total, then sockets of other users connect and disconnect at `--churn` changes/s.
- * Prints host 2's CPU per event above its quiet CPU (an equal window with nothing happening).
- * `--server` takes another build's dist/src/main.js, to compare before and after a change.
+ * `node dist/bench/idle-host.js [--server PATH] [--seconds N] [--typing N] [--churn N]
+ * [--bystanders N] [--room-max N]`: what a host pays for the typing and presence changes of the
+ * rest of the deployment. Two hosts of one worker on one Redis; 50 sockets on host 1 in one room
+ * type at `--typing` events/s in total, then sockets of other users connect and disconnect at
+ * `--churn` changes/s. Host 2 has no clients, or `--bystanders` sockets of users who share only
+ * `#general` with the others (in a room of their own). `--room-max` sets PRESENCE_ROOM_MAX on
+ * both hosts. Prints host 2's CPU per event above its quiet CPU (an equal window with nothing
+ * happening). `--server` takes another build's dist/src/main.js, to compare before and after.
  */
 import { parseArgs } from "node:util";
 import { io, type Socket } from "socket.io-client";
@@ -17,6 +19,7 @@ import { sleep } from "./lib/time.js";
 const TYPISTS = 50;
 const CHURNERS = 100;
 const ROOM = "#idle-host-typing";
+const BYSTANDERS_ROOM = "#idle-host-bystanders";
 
 interface Window {
   events: number;
@@ -48,14 +51,17 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "10" },
       typing: { type: "string", default: "1000" },
       churn: { type: "string", default: "40" },
+      bystanders: { type: "string", default: "0" },
+      "room-max": { type: "string" },
     },
   });
+  const bystanders = Number(values.bystanders);
   const seconds = Number(values.seconds);
   const typingRate = Number(values.typing);
   const churnRate = Number(values.churn);
   const redis = await startRedis();
   // Every typing event goes out: the interval per socket and conversation would throttle the load.
-  const env = { TYPING_INTERVAL_MS: "0" };
+  const env = { TYPING_INTERVAL_MS: "0", ...(values["room-max"] === undefined ? {} : { PRESENCE_ROOM_MAX: values["room-max"] }) };
   const start = (host: string) =>
     startTarget({
       kind: "ours",
@@ -71,12 +77,21 @@ async function main(): Promise<void> {
   try {
     const accounts = await logInAll(
       loaded.url,
-      Array.from({ length: TYPISTS + CHURNERS }, (_, i) => userName(i)),
+      Array.from({ length: TYPISTS + CHURNERS + bystanders }, (_, i) => userName(i)),
       { concurrency: 8 },
     );
     const typists = await Promise.all(accounts.slice(0, TYPISTS).map((account) => open(loaded.url, account)));
-    sockets.push(...typists);
+    const watching = await Promise.all(accounts.slice(TYPISTS + CHURNERS).map((account) => open(idle.url, account)));
+    sockets.push(...typists, ...watching);
     await Promise.all(typists.map((socket) => socket.timeout(5000).emitWithAck("room:join", { room: ROOM })));
+    await Promise.all(watching.map((socket) => socket.timeout(5000).emitWithAck("room:join", { room: BYSTANDERS_ROOM })));
+    let told = 0;
+    for (const socket of watching) {
+      socket.on("presence:update", () => told++);
+      socket.on("presence:changes", ({ online, offline }) => {
+        told += online.length + offline.length;
+      });
+    }
     await sleep(3000); // the joins' presence changes settle
 
     const quiet = await window(idle, seconds, async (until) => {
@@ -94,6 +109,7 @@ async function main(): Promise<void> {
       }
       return sent;
     });
+    told = 0;
     const presence = await window(idle, seconds, async (until) => {
       let changes = 0;
       let next = 0;
@@ -108,6 +124,7 @@ async function main(): Promise<void> {
       }
       return changes;
     });
+    const toldDuringChurn = told;
     const perEvent = (w: Window) => Math.max(0, w.idleCpuUs - (quiet.idleCpuUs * w.seconds) / quiet.seconds) / Math.max(1, w.events);
     const report = {
       server: values.server ?? "this build",
@@ -123,6 +140,8 @@ async function main(): Promise<void> {
         perSec: presence.events / presence.seconds,
         idleCores: presence.idleCpuUs / 1e6 / presence.seconds,
         idleCpuUsPerChange: perEvent(presence),
+        bystanders,
+        bystanderNotices: toldDuringChurn,
       },
     };
     process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);

@@ -164,6 +164,13 @@ export interface Config {
   readonly restartTimeoutMs: number;
   /** Seconds without a heartbeat after which a worker's users count as gone (PRESENCE_TTL). */
   readonly presenceTtlSeconds: number;
+  /**
+   * Rooms of up to this many members carry their members' presence to each other (PRESENCE_ROOM_MAX);
+   * larger ones, #general of a large deployment among them, do not: presence then costs a worker
+   * only the conversations its sockets share with the user, never the whole deployment's comings
+   * and goings. Direct conversations always carry it.
+   */
+  readonly presenceRoomMax: number;
   /** Where the embedded redis-server keeps its append-only file. */
   readonly dataDir: string;
   /** The host's name as clients see it in `welcome.instance`. */
@@ -234,6 +241,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: read.int("SHUTDOWN_TIMEOUT_MS", 10_000, 100, 600_000),
     restartTimeoutMs: read.int("RESTART_TIMEOUT_MS", 60_000, 100, 600_000),
     presenceTtlSeconds: read.int("PRESENCE_TTL", 15, 3, 3600),
+    presenceRoomMax: read.int("PRESENCE_ROOM_MAX", 500, 0, 100_000),
     dataDir: resolve(env.DATA_DIR || ".data"),
     hostName: env.INSTANCE_HOST || hostname(),
     // A variable the operator set reaches the workers by itself (cluster.fork inherits the environment).

@@ -426,8 +426,21 @@ async function fetchReadState(): Promise<void> {
 
 /** A conversation we get messages for is listed, even when the server has not said so yet. */
 function track(name: Conversation): void {
+  const known = isRoom(name) ? rooms.has(name) : directs.has(name as DirectName);
   if (isRoom(name)) rooms.add(name);
   else directs.add(name as DirectName);
+  if (!known) presenceCircleChanged();
+}
+
+let presenceRefresh: ReturnType<typeof setTimeout> | undefined;
+/**
+ * The server tells this tab of the people it shares a conversation with: one more, or one fewer,
+ * can change who that is, so the online list is read again (once for a burst of changes).
+ */
+function presenceCircleChanged(): void {
+  if (!connection.connected) return; // the next welcome reads it anyway
+  clearTimeout(presenceRefresh);
+  presenceRefresh = setTimeout(() => void refreshPresence(), 500);
 }
 
 async function refreshPresence(): Promise<void> {
@@ -588,6 +601,7 @@ function forgetRoom(room: RoomName): void {
   privateRooms.delete(room);
   store.remove(room);
   historyStates.delete(room);
+  presenceCircleChanged();
   if (active === room) open(GENERAL_ROOM, { keepFocus: true });
   else refreshLists();
 }

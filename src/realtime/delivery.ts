@@ -42,6 +42,8 @@ export interface Delivery {
    * with a socket of the user hear it, this one included.
    */
   signal(user: string, signal: UserSignal): void;
+  /** Tells the workers that follow a conversation that these members may have come online or gone offline. */
+  presence(stream: StreamName, users: readonly string[]): void;
   stop(): void;
 }
 
@@ -73,7 +75,12 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  * a DM pair while a socket of either user is here and the pair is known (listed when the socket
  * connected, or announced on the user's notice channel since).
  */
-export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Counters): Delivery {
+export function createDelivery(
+  io: ChatServer,
+  openFeed: OpenFeed,
+  counters: Counters,
+  heardPresence: (stream: StreamName, users: string[]) => void,
+): Delivery {
   const queues = new Map<string, { socket: ChatSocket; queue: ConversationEvent[] }>();
   const chains = new WeakMap<ChatSocket, Promise<void>>();
   const adapter = io.of("/").adapter;
@@ -134,6 +141,7 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
       if (feed.has(notice.stream)) feed.check(notice.stream, notice.id);
       else feed.subscribe(notice.stream, "0-0");
     },
+    presence: heardPresence,
     // Typing is volatile: a socket that cannot take it now (a slow transport) does not get it later.
     typing: (stream, user) => {
       io.local
@@ -229,6 +237,7 @@ export function createDelivery(io: ChatServer, openFeed: OpenFeed, counters: Cou
     },
     typing: (to, user) => feed.signalTyping(to, user),
     signal: (user, signal) => feed.signalUser(user, signal),
+    presence: (stream, users) => feed.signalPresence(stream, users),
     stop: () => feed.stop(),
   };
 }

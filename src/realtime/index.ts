@@ -1,7 +1,6 @@
 import type { Server as HttpServer } from "node:http";
 import { Server } from "socket.io";
 import type { SessionMiddleware } from "../session/middleware.js";
-import type { PresenceNotices } from "../store/presence-notices.js";
 import type { SessionKeeper } from "../store/sessions.js";
 import { allowSameOrigin, handshakeMiddleware, requireLogin } from "./auth.js";
 import { connectionHandler } from "./connection.js";
@@ -16,8 +15,6 @@ export interface RealtimeOptions extends RealtimeDeps {
   sessions: SessionKeeper;
   /** Opens this worker's live feed (per-conversation subscriptions), which delivery drives. */
   openFeed: OpenFeed;
-  /** Opens this worker's channel of presence changes, which the announcer drives. */
-  openPresenceNotices: (heard: (users: string[]) => void) => PresenceNotices;
   /** The socket.io adapter: how broadcasts reach the other workers (redis or cluster). */
   adapter?: Parameters<ChatServer["adapter"]>[0];
 }
@@ -25,7 +22,7 @@ export interface RealtimeOptions extends RealtimeDeps {
 export interface Realtime {
   io: ChatServer;
   delivery: Delivery;
-  /** Tells every socket who came online or went offline. */
+  /** Tells the sockets that share a conversation with a user that they came online or went offline. */
   announcer: Announcer;
   /** Tells every socket of a session of `user`, on every worker, that it ended, and disconnects them. */
   endSessionSockets(user: string, sessionId: string): void;
@@ -48,8 +45,10 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
   io.engine.use(handshakeMiddleware(options.session, options.limiter, config));
   requireLogin(io, config, options.presence);
 
-  const delivery = createDelivery(io, options.openFeed, options.counters);
-  const announcer = createAnnouncer(io, options.presence, options.openPresenceNotices, options.log);
+  // Presence changes travel on the conversations' live channels: delivery hears them for the
+  // announcer, which publishes through delivery (called only once both exist).
+  const delivery = createDelivery(io, options.openFeed, options.counters, (stream, users) => announcer.heard(stream, users));
+  const announcer = createAnnouncer(io, options, (stream, users) => delivery.presence(stream, users));
   let draining = false;
   const connect = connectionHandler(io, options, delivery, announcer, () => draining);
   io.on("connection", (socket) => {

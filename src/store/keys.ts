@@ -40,8 +40,6 @@ export interface Keys {
   presenceOnline: string;
   presenceWorkers: string;
   presenceWorker(workerId: string): string;
-  /** The sharded pub/sub channel of presence changes, heard by the workers that have sockets. */
-  presenceChanges: string;
   rate(kind: string, subject: string): string;
   /** A user's read marker per conversation; shares a hash slot with their mention counts. */
   readMarkers(user: string): string;
@@ -76,7 +74,6 @@ export function createKeys(prefix: string): Keys {
     presenceOnline: k("presence:{online}"),
     presenceWorkers: k("presence:{online}:workers"),
     presenceWorker: (workerId) => k(`presence:{online}:worker:${workerId}`),
-    presenceChanges: k("presence:changes"),
     rate: (kind, subject) => k(`rate:${kind}:${subject}`),
     readMarkers: (user) => k(`read:{${usernameKey(user)}}`),
     mentionCounts: (user) => k(`mentions:{${usernameKey(user)}}`),

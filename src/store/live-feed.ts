@@ -5,6 +5,7 @@ import type { Logger } from "../lib/logger.js";
 import type { Counters } from "../lib/metrics.js";
 import type { Keys } from "./keys.js";
 import {
+  encodePresence,
   encodeTyping,
   encodeUserEvent,
   fromEntry,
@@ -12,6 +13,7 @@ import {
   type Notice,
   parseLive,
   parseNotice,
+  parsePresence,
   parseTyping,
   parseUserEvent,
   type StoredMessage,
@@ -27,6 +29,8 @@ export interface LiveFeedHandlers {
   lost(stream: StreamName): void;
   /** A DM pair of a watched user has a message: the worker may not follow that pair yet. */
   noticed(user: string, notice: Notice): void;
+  /** These users, members of a followed conversation, may have come online or gone offline. */
+  presence(stream: StreamName, users: string[]): void;
   /** `user` is typing in a followed room. */
   typing(stream: StreamName, user: string): void;
   /** `from` is typing to `user`, a watched user, in their direct conversation. */
@@ -61,6 +65,8 @@ export interface LiveFeed {
    * (a DM): only they have sockets to tell. Volatile: a failed publish is dropped.
    */
   signalTyping(to: { room: StreamName } | { peer: string }, user: string): void;
+  /** Tells the workers that follow a conversation that these members' presence may have changed. Volatile, as typing. */
+  signalPresence(stream: StreamName, users: readonly string[]): void;
   /** Tells the workers that watch `user` an event for the user's sockets. Volatile, as typing. */
   signalUser(user: string, event: UserEvent): void;
   /** Settles once these subscriptions are in place (and each conversation has its cursor). */
@@ -195,6 +201,11 @@ export function createLiveFeed(
       handlers.typing(topic.stream, typist);
       return;
     }
+    const changed = parsePresence(payload);
+    if (changed !== undefined) {
+      handlers.presence(topic.stream, changed);
+      return;
+    }
     counters.liveReceived++;
     const live = parseLive(topic.stream, payload);
     if (live === undefined) {
@@ -301,6 +312,10 @@ export function createLiveFeed(
     signalTyping(to, user) {
       const channel = "room" in to ? keys.live(to.room) : keys.notices(to.peer);
       redis.sPublish(channel, encodeTyping(user)).catch(() => undefined);
+    },
+
+    signalPresence(stream, users) {
+      redis.sPublish(keys.live(stream), encodePresence(users)).catch(() => undefined);
     },
 
     signalUser(user, event) {

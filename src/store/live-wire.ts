@@ -123,6 +123,23 @@ export function encodeTyping(user: string): string {
 }
 
 /**
+ * Users that may have come online or gone offline, on the live channel of a conversation they are
+ * in: only the workers with a socket in it hear them. Like typing, its first line is never an id.
+ */
+const PRESENCE = "presence\n";
+
+/** Usernames hold no newline, so one per line. */
+export function encodePresence(users: readonly string[]): string {
+  return `${PRESENCE}${users.join("\n")}`;
+}
+
+export function parsePresence(payload: string): string[] | undefined {
+  if (!payload.startsWith(PRESENCE)) return undefined;
+  const users = payload.slice(PRESENCE.length).split("\n");
+  return users.every(isUsername) ? users : undefined;
+}
+
+/**
  * An event for every socket of one user (a read marker that moved on another tab), on the user's
  * notice channel: only the workers with a socket of that user hear it. The realtime layer names
  * and checks the event; here it is a name, a JSON body and the socket that need not hear it.

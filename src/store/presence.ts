@@ -20,7 +20,6 @@ export interface PresenceStore {
   sweep(): Promise<string[]>;
   /** Removes this worker's connections (graceful stop); returns the users that went offline. */
   leave(): Promise<string[]>;
-  online(): Promise<string[]>;
   /** Whether each of these users is online now, anywhere. */
   areOnline(users: readonly string[]): Promise<boolean[]>;
 }
@@ -131,9 +130,6 @@ export function createPresenceStore(redis: Redis, keys: Keys, workerId: string, 
     async leave() {
       local.clear();
       return removeWorker(workerId);
-    },
-    async online() {
-      return redis.hKeys(keys.presenceOnline);
     },
     async areOnline(users) {
       if (users.length === 0) return [];

@@ -47,6 +47,10 @@ export interface RoomStore {
   roomsOf(user: string): Promise<RoomName[]>;
   /** Peers the user has exchanged direct messages with, as `@Name`. */
   directsOf(user: string): Promise<DirectName[]>;
+  /** How many members each room has. */
+  memberCounts(rooms: readonly RoomName[]): Promise<number[]>;
+  /** Every member of a room, unordered: for rooms known to be small. */
+  membersOf(room: RoomName): Promise<string[]>;
   /** Up to `count` rooms in name order, after `cursor` (the last room of the previous page) if given. */
   list(cursor: RoomName | undefined, count: number): Promise<RoomPage>;
   /** Moves the room set of earlier versions into the index (once; later calls find nothing to do). */
@@ -116,6 +120,9 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
     return false;
   };
 
+  const memberCounts = (rooms: readonly RoomName[]): Promise<number[]> =>
+    Promise.all(rooms.map((room) => redis.sCard(keys.roomMembers(room))));
+
   return {
     async join(user, room) {
       const [member, count, exists, privacy] = await Promise.all([
@@ -147,12 +154,14 @@ export function createRoomStore(redis: Redis, keys: Keys, limiter: RateLimiter, 
     async directsOf(user) {
       return ((await redis.sMembers(keys.userDirects(user))) as DirectName[]).sort();
     },
+    memberCounts,
+    membersOf: (room) => redis.sMembers(keys.roomMembers(room)),
     async list(cursor, count) {
       // One more than asked tells whether another page follows.
       const from = cursor === undefined ? "-" : `(${cursor}`;
       const found = (await redis.zRange(keys.roomIndex, from, "+", { BY: "LEX", LIMIT: { offset: 0, count: count + 1 } })) as RoomName[];
       const rooms = found.slice(0, count);
-      const counts = await Promise.all(rooms.map((room) => redis.sCard(keys.roomMembers(room))));
+      const counts = await memberCounts(rooms);
       const summaries = rooms.map((room, i) => ({ room, members: counts[i] ?? 0 }));
       const last = rooms.at(-1);
       return found.length > count && last !== undefined ? { rooms: summaries, next: last } : { rooms: summaries };

@@ -18,7 +18,6 @@ import { createLiveFeed } from "../store/live-feed.js";
 import { createLoginLimits } from "../store/login-limits.js";
 import { createMessageStore } from "../store/messages.js";
 import { createPresenceStore } from "../store/presence.js";
-import { createPresenceNotices } from "../store/presence-notices.js";
 import { createRateLimiter } from "../store/rate-limits.js";
 import { createReadStateStore } from "../store/read-state.js";
 import { connectRedisClients, type RedisClients, type RedisTarget } from "../store/redis.js";
@@ -147,7 +146,6 @@ export async function createWorker(config: Config, log: Logger): Promise<ChatWor
     session,
     sessions: createSessionKeeper(redis, keys, config.sessionIdleSeconds),
     openFeed: (handlers) => createLiveFeed(clients.live, redis, keys, handlers, log, counters),
-    openPresenceNotices: (heard) => createPresenceNotices(clients.live, redis, keys, heard, log),
     adapter,
   });
   const live = realtime;

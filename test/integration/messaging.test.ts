@@ -3,9 +3,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import t, { type Test } from "tap";
 import { compareIds } from "../../src/domain/stream-ids.js";
 import type { Message } from "../../src/realtime/events.js";
-import { createKeys } from "../../src/store/keys.js";
 import { call, connect, inbox, join, presenceLog, registerUser, send, settle } from "../helpers/clients.js";
-import { chatPair } from "../helpers/pair.js";
+import { chatPair, serverPair } from "../helpers/pair.js";
 import { startServer } from "../helpers/server.js";
 
 const { redis, a, b, user, connect: open, twoInRoom } = await chatPair(t, { HISTORY_LIMIT: "10", CATCHUP_MAX: "5", HISTORY_PAGE: "5" });
@@ -381,27 +380,35 @@ t.test("typing > a DM across workers > the peer's tabs get it named after the ty
   t.same(self, []);
 });
 
-t.test("presence > a worker's sockets come and go > it hears presence changes only while it has one", async (t) => {
-  const c = await startServer(redis, { REDIS_PREFIX: a.config.redisPrefix });
-  t.teardown(() => c.stop());
-  const channel = createKeys(a.config.redisPrefix).presenceChanges;
-  const listeners = async (): Promise<number> => {
-    const reply = (await redis.commandFor(channel, ["PUBSUB", "SHARDNUMSUB", channel])) as [string, number];
-    return Number(reply[1]);
-  };
-  const until = async (count: number): Promise<number> => {
-    const deadline = Date.now() + 5000;
-    while ((await listeners()) !== count && Date.now() < deadline) await sleep(50);
-    return listeners();
-  };
-  await user(a); // a and b may hold sockets of earlier tests: they listen throughout
-  const before = await listeners();
-  t.equal(before, 2, "a and b listen, the socket-less c does not");
-  const { cookie } = await registerUser(c.url);
-  const tab = await connect(c.url, cookie);
-  t.equal(await until(before + 1), before + 1, "c listens from its first socket");
-  tab.socket.close();
-  t.equal(await until(before), before, "and stops after its last");
+t.test("presence > #general above PRESENCE_ROOM_MAX > heard only by those who share a small room or a DM", async (t) => {
+  const pair = await serverPair(t, redis, { PRESENCE_ROOM_MAX: "2" });
+  const alice = await pair.user(pair.a);
+  const [bob, erin, dave] = await Promise.all([registerUser(pair.b.url), registerUser(pair.b.url), registerUser(pair.b.url)]);
+  // #general has four members now, above the limit: it carries no presence.
+  const name = room();
+  await join(alice.socket, name);
+  const first = await pair.connect(pair.b, bob.cookie);
+  await join(first.socket, name);
+  first.socket.close();
+  await send(alice.socket, `@${erin.user}`, "hello");
+  const updates = presenceLog(alice.socket);
+  const last = (user: string) => updates.filter((u) => u.user === user).at(-1)?.online;
+  const tabs = await Promise.all([bob, erin, dave].map((u) => pair.connect(pair.b, u.cookie)));
+  await settle(() => last(bob.user) === true && last(erin.user) === true, 5000, 1200);
+  t.same(
+    updates.filter((u) => u.user === dave.user),
+    [],
+    "nothing of a user met only in #general",
+  );
+  const list = await call<{ users: string[] }>(alice.socket, "presence:list", {});
+  t.same(list.ok && list.data.users, [alice.user, bob.user, erin.user].sort(), "presence:list names the same circle");
+  for (const tab of tabs) tab.socket.close();
+  await settle(() => last(bob.user) === false && last(erin.user) === false, 5000, 1200);
+  t.same(
+    updates.filter((u) => u.user === dave.user),
+    [],
+    "nor of their leaving",
+  );
 });
 
 t.test("catch-up > reconnecting repeatedly while messages stream > no duplicate, no gap, in order", async (t) => {

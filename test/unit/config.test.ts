@@ -26,6 +26,7 @@ t.test("loadConfig > empty environment > development defaults, frozen", async (t
   t.equal(config.limits.sendBurst, 20);
   t.equal(config.limits.historyLimit, 10_000);
   t.equal(config.limits.searchScanMax, 5000);
+  t.equal(config.presenceRoomMax, 500);
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.limits));
 });
 
@@ -41,8 +42,9 @@ t.test("loadConfig > several bad values > one error naming every variable", asyn
     LOG_LEVEL: "loud",
     SEND_RATE: "fast",
     REDIS_URL: "http://x",
+    PRESENCE_ROOM_MAX: "-1",
   });
-  for (const name of ["PORT", "WORKERS", "ADAPTER", "LOG_LEVEL", "SEND_RATE", "REDIS_URL"]) {
+  for (const name of ["PORT", "WORKERS", "ADAPTER", "LOG_LEVEL", "SEND_RATE", "REDIS_URL", "PRESENCE_ROOM_MAX"]) {
     t.ok(
       problems.some((p) => p.startsWith(`${name}:`)),
       `${name} reported`,

@@ -15,8 +15,8 @@ import type { ClientToServerEvents, ServerToClientEvents } from "./events.js";
 
 /**
  * What workers tell each other through the adapter (`io.serverSideEmit`, which reaches every
- * worker: only rare owner actions use it; presence changes travel on their own channel,
- * store/presence-notices.ts).
+ * worker: only rare owner actions use it; presence and a user's own tabs are told on the
+ * conversations' and users' live channels, presence.ts and user-signals.ts).
  */
 export interface InterServerEvents {
   /**

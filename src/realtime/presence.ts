@@ -91,7 +91,11 @@ export function createAnnouncer(
     const byStream = new Map<StreamName, string[]>();
     const streams = await Promise.all(users.map((user) => conversationsOf(user, deps)));
     users.forEach((user, i) => {
-      for (const stream of streams[i] ?? []) byStream.set(stream, [...(byStream.get(stream) ?? []), user]);
+      for (const stream of streams[i] ?? []) {
+        const names = byStream.get(stream) ?? [];
+        byStream.set(stream, names);
+        names.push(user);
+      }
     });
     for (const [stream, names] of byStream) publish(stream, names);
   };

@@ -30,7 +30,7 @@ export function connectionHandler(
 ): (socket: ChatSocket) => void {
   const listeners: Listeners = {
     ...roomListeners(io, deps, delivery),
-    ...roomAdminListeners(io, deps, createAccessRelay(io, deps, delivery)),
+    ...roomAdminListeners(deps, delivery, createAccessRelay(io, deps, delivery)),
     ...messageListeners(deps, mentionStep(deps, delivery)),
     ...presenceListeners(deps),
     ...typingListeners(deps, delivery),

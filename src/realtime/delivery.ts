@@ -7,7 +7,8 @@ import type { LiveFeed, LiveFeedHandlers } from "../store/live-feed.js";
 import type { StoredMessage } from "../store/live-wire.js";
 import type { ChatServer, ChatSocket } from "./context.js";
 import { emitEvent, liveEvent } from "./edits.js";
-import { applySignal, parseSignal, type UserSignal } from "./user-signals.js";
+import type { MemberUpdate } from "./events.js";
+import { applyMemberUpdate, applySignal, parseMemberUpdate, parseSignal, type UserSignal } from "./signals.js";
 
 /** Sockets in this (local) room get live messages queued instead of sent: see Delivery.hold. */
 const HOLDING = "~holding";
@@ -42,6 +43,8 @@ export interface Delivery {
    * with a socket of the user hear it, this one included.
    */
   signal(user: string, signal: UserSignal): void;
+  /** Tells the sockets that watch a room's member list, on every worker, that it changed. */
+  memberUpdate(update: MemberUpdate): void;
   /** Tells the workers that follow a conversation that these members may have come online or gone offline. */
   presence(stream: StreamName, users: readonly string[]): void;
   stop(): void;
@@ -152,6 +155,10 @@ export function createDelivery(
     typingTo: (user, from) => {
       io.local.to(userChannel(user)).volatile.emit("typing", { conversation: `@${from}`, user: from });
     },
+    roomEvent: (stream, event) => {
+      const update = parseMemberUpdate(stream, event);
+      if (update !== undefined) applyMemberUpdate(io, update);
+    },
     userEvent: (user, event) => {
       const signal = parseSignal(event);
       if (signal !== undefined) applySignal(io, user, signal);
@@ -238,6 +245,7 @@ export function createDelivery(
     typing: (to, user) => feed.signalTyping(to, user),
     signal: (user, signal) => feed.signalUser(user, signal),
     presence: (stream, users) => feed.signalPresence(stream, users),
+    memberUpdate: (update) => feed.signalRoom(update.room as StreamName, { event: "room:member", data: update }),
     stop: () => feed.stop(),
   };
 }

@@ -3,7 +3,6 @@ import { assertNotGeneral, parseRoomName, parseUsername, type RoomName, userChan
 import { AppError, invalid } from "../lib/errors.js";
 import { type AccessChange, type ChatServer, type ChatSocket, memberWatchers, type RealtimeDeps } from "./context.js";
 import type { Delivery } from "./delivery.js";
-import type { MemberUpdate } from "./events.js";
 import { acked, type Listeners, objectPayload } from "./with-ack.js";
 
 /** Moves a user's sockets on every worker into or out of a room. */
@@ -91,11 +90,6 @@ function watchMembers(socket: ChatSocket, room: RoomName): void {
   socket.join(channel);
 }
 
-/** Tells the sockets that follow the room's member list, on every worker, that it changed. */
-export function announceMember(io: ChatServer, update: MemberUpdate): void {
-  io.to(memberWatchers(update.room)).emit("room:member", update);
-}
-
 /** The room and the user a room admin event names. */
 function parseTarget(raw: unknown): { room: RoomName; name: string } {
   const payload = objectPayload(raw);
@@ -112,7 +106,7 @@ function parseCursor(value: unknown): string | undefined {
 }
 
 /** Owner actions (invite, remove, transfer) and the member list. */
-export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: AccessRelay): Listeners {
+export function roomAdminListeners(deps: RealtimeDeps, delivery: Delivery, relay: AccessRelay): Listeners {
   const { log, access, users, presence, config } = deps;
 
   /** @throws E_FORBIDDEN unless the socket's user owns the room. */
@@ -136,7 +130,7 @@ export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: Ac
   const accessChanged = async (socket: ChatSocket, change: Omit<AccessChange, "by">): Promise<void> => {
     const by = socket.data.user;
     await relay.apply({ ...change, by });
-    announceMember(io, { room: change.room, user: change.user, change: change.kind, owner: by });
+    delivery.memberUpdate({ room: change.room, user: change.user, change: change.kind, owner: by });
   };
 
   const notMember = (user: string, room: RoomName) => new AppError("E_NOT_FOUND", `${user} is not a member of ${room}`);
@@ -166,7 +160,7 @@ export function roomAdminListeners(io: ChatServer, deps: RealtimeDeps, relay: Ac
       if (!(await access.isMember(user, room))) throw notMember(user, room);
       if (!(await access.transfer(room, socket.data.user, user)))
         throw new AppError("E_FORBIDDEN", `only the owner of ${room} can do that`);
-      announceMember(io, { room, user, change: "owner", owner: user });
+      delivery.memberUpdate({ room, user, change: "owner", owner: user });
       return { room, owner: user };
     }),
 

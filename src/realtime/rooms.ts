@@ -4,7 +4,6 @@ import { invalid } from "../lib/errors.js";
 import type { Joined } from "../store/rooms.js";
 import { type ChatServer, type ChatSocket, memberWatchers, type RealtimeDeps } from "./context.js";
 import { type Delivery, type Sent, sentKey } from "./delivery.js";
-import { announceMember } from "./room-admin.js";
 import { acked, answer, type Listeners, objectPayload } from "./with-ack.js";
 
 /** Adds the user to the room in the store: joins it, or creates it. */
@@ -29,7 +28,7 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
     await delivery.follow(socket, [room]);
     delivery.signal(user, { event: "room:joined", data: { room, private: joined.private }, except: socket.id });
     // #general holds everyone: its member list is not followed live. A new room has no one to tell.
-    if (!wasMember && !joined.created && room !== GENERAL_ROOM) announceMember(io, { room, user, change: "joined" });
+    if (!wasMember && !joined.created && room !== GENERAL_ROOM) delivery.memberUpdate({ room, user, change: "joined" });
     const history = await messages.latest(room, user, config.limits.historyPage);
     const newest = history.at(-1)?.id;
     if (newest !== undefined) sent.set(sentKey(room), newest);
@@ -73,7 +72,7 @@ export function roomListeners(io: ChatServer, deps: RealtimeDeps, delivery: Deli
       delivery.signal(user, { event: "room:left", data: { room }, except: socket.id });
       // An owner who leaves hands the room to another member (any): a room always has someone in charge.
       const heir = await access.handOver(room, user);
-      announceMember(io, { room, user, change: "left", ...(heir === undefined ? await ownerOf(room) : { owner: heir }) });
+      delivery.memberUpdate({ room, user, change: "left", ...(heir === undefined ? await ownerOf(room) : { owner: heir }) });
       return {};
     }),
 

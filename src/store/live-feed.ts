@@ -5,19 +5,19 @@ import type { Logger } from "../lib/logger.js";
 import type { Counters } from "../lib/metrics.js";
 import type { Keys } from "./keys.js";
 import {
+  encodeLiveEvent,
   encodePresence,
   encodeTyping,
-  encodeUserEvent,
   fromEntry,
+  type LiveEvent,
   type LiveMessage,
   type Notice,
   parseLive,
+  parseLiveEvent,
   parseNotice,
   parsePresence,
   parseTyping,
-  parseUserEvent,
   type StoredMessage,
-  type UserEvent,
 } from "./live-wire.js";
 import type { LiveSubscriber, Redis } from "./redis.js";
 import { goneAfter } from "./stream-info.js";
@@ -31,12 +31,14 @@ export interface LiveFeedHandlers {
   noticed(user: string, notice: Notice): void;
   /** These users, members of a followed conversation, may have come online or gone offline. */
   presence(stream: StreamName, users: string[]): void;
+  /** An event for the sockets of a followed room here (its member list changed). */
+  roomEvent(stream: StreamName, event: LiveEvent): void;
   /** `user` is typing in a followed room. */
   typing(stream: StreamName, user: string): void;
   /** `from` is typing to `user`, a watched user, in their direct conversation. */
   typingTo(user: string, from: string): void;
   /** An event for every socket of `user`, a watched user. */
-  userEvent(user: string, event: UserEvent): void;
+  userEvent(user: string, event: LiveEvent): void;
 }
 
 /**
@@ -67,8 +69,10 @@ export interface LiveFeed {
   signalTyping(to: { room: StreamName } | { peer: string }, user: string): void;
   /** Tells the workers that follow a conversation that these members' presence may have changed. Volatile, as typing. */
   signalPresence(stream: StreamName, users: readonly string[]): void;
+  /** Tells the workers that follow a room an event for its sockets. Volatile, as typing. */
+  signalRoom(room: StreamName, event: LiveEvent): void;
   /** Tells the workers that watch `user` an event for the user's sockets. Volatile, as typing. */
-  signalUser(user: string, event: UserEvent): void;
+  signalUser(user: string, event: LiveEvent): void;
   /** Settles once these subscriptions are in place (and each conversation has its cursor). */
   ready(streams: readonly StreamName[], users: readonly string[]): Promise<void>;
   /** Settles once everything stored in `stream` up to `id` was delivered (at once if not subscribed). */
@@ -206,6 +210,11 @@ export function createLiveFeed(
       handlers.presence(topic.stream, changed);
       return;
     }
+    const event = parseLiveEvent(payload);
+    if (event !== undefined) {
+      handlers.roomEvent(topic.stream, event);
+      return;
+    }
     counters.liveReceived++;
     const live = parseLive(topic.stream, payload);
     if (live === undefined) {
@@ -224,7 +233,7 @@ export function createLiveFeed(
       handlers.typingTo(user, typist);
       return;
     }
-    const event = parseUserEvent(payload);
+    const event = parseLiveEvent(payload);
     if (event !== undefined) {
       handlers.userEvent(user, event);
       return;
@@ -318,8 +327,12 @@ export function createLiveFeed(
       redis.sPublish(keys.live(stream), encodePresence(users)).catch(() => undefined);
     },
 
+    signalRoom(room, event) {
+      redis.sPublish(keys.live(room), encodeLiveEvent(event)).catch(() => undefined);
+    },
+
     signalUser(user, event) {
-      redis.sPublish(keys.notices(user), encodeUserEvent(event)).catch(() => undefined);
+      redis.sPublish(keys.notices(user), encodeLiveEvent(event)).catch(() => undefined);
     },
 
     async ready(streams, names) {

@@ -140,28 +140,30 @@ export function parsePresence(payload: string): string[] | undefined {
 }
 
 /**
- * An event for every socket of one user (a read marker that moved on another tab), on the user's
- * notice channel: only the workers with a socket of that user hear it. The realtime layer names
- * and checks the event; here it is a name, a JSON body and the socket that need not hear it.
+ * An event for the sockets of one user (a read marker that moved on another tab) on the user's
+ * notice channel, or for those that watch a room's member list on the room's live channel: only
+ * the workers with such a socket hear it. The realtime layer names and checks the event; here it
+ * is a name, a JSON body and the socket that need not hear it.
  */
-export interface UserEvent {
+export interface LiveEvent {
   event: string;
   data: unknown;
   except?: string;
 }
 
-const USER_EVENT = "user-event\n";
+/** Named for its first use, on users' channels; kept so that workers of either version read each other's. */
+const EVENT = "user-event\n";
 
-export function encodeUserEvent(event: UserEvent): string {
-  return `${USER_EVENT}${JSON.stringify(event)}`;
+export function encodeLiveEvent(event: LiveEvent): string {
+  return `${EVENT}${JSON.stringify(event)}`;
 }
 
-/** A user event; undefined when the payload is something else or malformed. */
-export function parseUserEvent(payload: string): UserEvent | undefined {
-  if (!payload.startsWith(USER_EVENT)) return undefined;
+/** An event; undefined when the payload is something else or malformed. */
+export function parseLiveEvent(payload: string): LiveEvent | undefined {
+  if (!payload.startsWith(EVENT)) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(payload.slice(USER_EVENT.length));
+    parsed = JSON.parse(payload.slice(EVENT.length));
   } catch {
     return undefined;
   }

@@ -1,14 +1,14 @@
 import t from "tap";
 import { streamOf } from "../../src/domain/names.js";
 import {
+  encodeLiveEvent,
   encodeNotice,
   encodeTyping,
-  encodeUserEvent,
   fromEntry,
   parseLive,
+  parseLiveEvent,
   parseNotice,
   parseTyping,
-  parseUserEvent,
 } from "../../src/store/live-wire.js";
 
 t.test("streamOf > a DM pair > one stream for both sides, names in lower case; a room is itself", async (t) => {
@@ -69,13 +69,13 @@ t.test("parseTyping > a typing signal > its typist; messages, notices and bad na
   t.equal(parseNotice(encodeTyping("Alice")), undefined, "an earlier version drops it as a notice");
 });
 
-t.test("parseUserEvent > a user event > name, body and the socket to skip; anything else is not one", async (t) => {
+t.test("parseLiveEvent > a user event > name, body and the socket to skip; anything else is not one", async (t) => {
   const event = { event: "read:update", data: { conversation: "#lobby", mentions: 0 }, except: "sid1" };
-  t.same(parseUserEvent(encodeUserEvent(event)), event);
-  t.same(parseUserEvent(encodeUserEvent({ event: "read:update", data: 1 })), { event: "read:update", data: 1 });
-  t.equal(parseUserEvent("user-event\n{not json"), undefined, "malformed JSON");
-  t.equal(parseUserEvent('user-event\n{"event":3}'), undefined, "no event name");
-  t.equal(parseUserEvent(encodeTyping("Alice")), undefined, "a typing signal");
-  t.equal(parseNotice(encodeUserEvent(event)), undefined, "an earlier version drops it as a notice");
-  t.equal(parseTyping(encodeUserEvent(event)), undefined);
+  t.same(parseLiveEvent(encodeLiveEvent(event)), event);
+  t.same(parseLiveEvent(encodeLiveEvent({ event: "read:update", data: 1 })), { event: "read:update", data: 1 });
+  t.equal(parseLiveEvent("user-event\n{not json"), undefined, "malformed JSON");
+  t.equal(parseLiveEvent('user-event\n{"event":3}'), undefined, "no event name");
+  t.equal(parseLiveEvent(encodeTyping("Alice")), undefined, "a typing signal");
+  t.equal(parseNotice(encodeLiveEvent(event)), undefined, "an earlier version drops it as a notice");
+  t.equal(parseTyping(encodeLiveEvent(event)), undefined);
 });

@@ -1,7 +1,7 @@
 import { isRoomName, type RoomName, userChannel } from "../domain/names.js";
-import type { UserEvent } from "../store/live-wire.js";
+import type { LiveEvent } from "../store/live-wire.js";
 import { type ChatServer, memberWatchers } from "./context.js";
-import type { ReadUpdate } from "./events.js";
+import type { MemberChange, MemberUpdate, ReadUpdate } from "./events.js";
 import { endLocalSession } from "./sessions.js";
 
 /**
@@ -32,7 +32,7 @@ function isReadUpdate(data: unknown): data is ReadUpdate {
 }
 
 /** Reads a signal heard on a user's channel; undefined for another version's or a malformed one. */
-export function parseSignal({ event, data, except }: UserEvent): UserSignal | undefined {
+export function parseSignal({ event, data, except }: LiveEvent): UserSignal | undefined {
   if (event === "read:update") return isReadUpdate(data) ? (except === undefined ? { event, data } : { event, data, except }) : undefined;
   if (!isRecord(data)) return undefined;
   if (event === "session:ended") return typeof data.session === "string" ? { event, data: { session: data.session } } : undefined;
@@ -67,4 +67,24 @@ export function applySignal(io: ChatServer, user: string, signal: UserSignal): v
       endLocalSession(io, signal.data.session);
       return;
   }
+}
+
+const MEMBER_CHANGES: readonly string[] = ["joined", "left", "invited", "removed", "owner"] satisfies MemberChange[];
+
+/**
+ * A room's member list changed: told on the room's live channel, which every worker with a member
+ * socket follows (and has followed since that socket joined, so a watch set up just now misses
+ * nothing), to the sockets there that watch the list.
+ */
+export function parseMemberUpdate(room: string, { event, data }: LiveEvent): MemberUpdate | undefined {
+  if (event !== "room:member" || !isRecord(data) || data.room !== room || !isRoomName(room)) return undefined;
+  const { user, change, owner } = data;
+  if (typeof user !== "string" || typeof change !== "string" || !MEMBER_CHANGES.includes(change)) return undefined;
+  if (owner !== undefined && typeof owner !== "string") return undefined;
+  const update: MemberUpdate = { room, user, change: change as MemberChange };
+  return owner === undefined ? update : { ...update, owner };
+}
+
+export function applyMemberUpdate(io: ChatServer, update: MemberUpdate): void {
+  io.local.to(memberWatchers(update.room as RoomName)).emit("room:member", update);
 }

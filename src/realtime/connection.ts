@@ -2,7 +2,7 @@ import { type Conversation, GENERAL_ROOM, type RoomName, userChannel } from "../
 import { AppError, invalid } from "../lib/errors.js";
 import { createEventBudget } from "./budget.js";
 import { catchUp, parseLastIds } from "./catch-up.js";
-import { type ChatServer, type ChatSocket, type RealtimeDeps, sessionChannel } from "./context.js";
+import type { ChatServer, ChatSocket, RealtimeDeps } from "./context.js";
 import type { Delivery } from "./delivery.js";
 import { editListeners } from "./edits.js";
 import type { ClientToServerEvents } from "./events.js";
@@ -116,7 +116,7 @@ async function settleMemberships(socket: ChatSocket, first: RoomName[], current:
 
 /** Joins the user's rooms, greets, and replays what the client missed before any live message. */
 async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery): Promise<void> {
-  const { user, sessionId } = socket.data;
+  const { user } = socket.data;
   const lastIds = parseLastIds(socket.handshake.auth);
   // Read once: a reconnecting client's ids (up to 1,000 conversations) would otherwise stay with
   // the socket for its whole life.
@@ -127,7 +127,7 @@ async function setUp(socket: ChatSocket, deps: RealtimeDeps, delivery: Delivery)
     rooms.unshift(GENERAL_ROOM);
   }
   await delivery.hold(socket, async (sent) => {
-    socket.join([userChannel(user), sessionChannel(sessionId), ...rooms]);
+    socket.join([userChannel(user), ...rooms]);
     await delivery.follow(socket, rooms);
     // Others start direct conversations with this user at any time: their list is read only once
     // this worker hears the user's notices, so a new pair is either listed (followed and replayed

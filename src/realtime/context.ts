@@ -67,6 +67,3 @@ export interface RealtimeDeps {
  * `watch`): member changes go to those few, not to every member of a large room.
  */
 export const memberWatchers = (room: RoomName): string => `~members:${room}`;
-
-/** The socket.io room of every socket of one login session (logout ends them all). */
-export const sessionChannel = (sessionId: string): string => `session:${sessionId}`;

@@ -64,7 +64,7 @@ export function createRealtime(server: HttpServer, options: RealtimeOptions): Re
     announcer,
     endSessionSockets(user, sessionId) {
       // Ended here at once, even if Redis cannot carry the signal to the user's other workers.
-      endLocalSession(io, sessionId);
+      endLocalSession(io, user, sessionId);
       delivery.signal(user, { event: "session:ended", data: { session: sessionId } });
     },
     async drain(pace) {

@@ -64,7 +64,7 @@ export function applySignal(io: ChatServer, user: string, signal: UserSignal): v
       return;
     }
     case "session:ended":
-      endLocalSession(io, signal.data.session);
+      endLocalSession(io, user, signal.data.session);
       return;
   }
 }

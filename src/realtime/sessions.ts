@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
+import { userChannel } from "../domain/names.js";
 import type { Logger } from "../lib/logger.js";
 import type { SessionKeeper } from "../store/sessions.js";
-import { userChannel } from "../domain/names.js";
 import type { ChatServer } from "./context.js";
 
 /**

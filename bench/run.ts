@@ -24,8 +24,8 @@ import { prepareUsers } from "./scenarios/users.js";
 const HELP = `npm run bench -- [flags]
 
   --quick              small numbers and short steps (about 4 min); not comparable to full runs
-  --smoke              toy numbers (seconds per scenario): checks that every scenario runs end
-                       to end (npm test runs it); its figures mean nothing
+  --smoke              toy numbers (seconds per scenario), both targets at once: checks that
+                       every scenario runs end to end (npm test runs it); its figures mean nothing
   --scenario B2,B5     only these scenarios (B1..B7; repeatable); default all
   --runs N             repetitions per target (default 3, quick and smoke 1)
   --context-runs N     repetitions of the reference in B3, B4, B5, whose targets are the
@@ -208,7 +208,8 @@ async function main(): Promise<void> {
     for (let rep = 1; rep <= args.runs; rep++) {
       // Alternate who goes first, so drift of a shared box (thermal, neighbours) hits both alike.
       const order = rep % 2 === 1 ? (["ref", "ours"] as const) : (["ours", "ref"] as const);
-      for (const target of order.filter((t) => args.targets.includes(t) && include(t, rep))) {
+      const targets = order.filter((t) => args.targets.includes(t) && include(t, rep));
+      const runTarget = async (target: TargetKind): Promise<void> => {
         log(`${label} ${target} run ${rep}/${args.runs}`);
         busyBefore = await waitQuiet(log, bySize(options, { full: 60_000, quick: 15_000, smoke: 0 }));
         const at = new Date();
@@ -218,7 +219,10 @@ async function main(): Promise<void> {
           log(`${label} ${target} run ${rep} FAILED: ${(err as Error).message.split("\n")[0]}`);
           onError(target, rep, at, err);
         }
-      }
+      };
+      // A smoke run's figures mean nothing, so both targets run at once: it checks that they run.
+      if (args.size === "smoke") await Promise.all(targets.map(runTarget));
+      else for (const target of targets) await runTarget(target);
     }
   };
   const has = (id: ScenarioId): boolean => args.scenarios.includes(id);

@@ -20,8 +20,9 @@ export function endLocalSession(io: ChatServer, user: string, sessionId: string)
 
 /**
  * Each worker watches its own sockets. An open socket makes no HTTP requests: one whose client
- * sent an event within the idle timeout keeps its session alive, as a request would. This also ends the sockets of sessions that idled
- * out, were destroyed elsewhere, or passed the absolute timeout.
+ * sent an event within the idle timeout keeps its session alive, as a request would. This also
+ * ends the sockets of sessions that idled out, were destroyed elsewhere, or passed the absolute
+ * timeout.
  */
 export function startSessionWatch(io: ChatServer, keeper: SessionKeeper, config: Config, log: Logger): () => void {
   const check = async (): Promise<void> => {

@@ -76,17 +76,23 @@ t.test("a burst of commands is written in one go, not 16 KB per turn of the even
   let counting = true;
   let written = toRedis[0]?.bytesWritten ?? 0;
   const writeTurns = new Set<number>();
-  const tick = (): void => {
-    turn++;
+  /** Notes the turn just ended if the client wrote in it. */
+  const observe = (): void => {
     const now = toRedis[0]?.bytesWritten ?? 0;
     if (now > written) writeTurns.add(turn);
     written = now;
+  };
+  const tick = (): void => {
+    turn++;
+    observe();
     if (counting) setImmediate(tick);
   };
   setImmediate(tick);
   const value = "x".repeat(400);
   const replies = await Promise.all(Array.from({ length: 2000 }, (_, i) => client.set(`burst:${i}`, value)));
   counting = false;
+  // A quick Redis can answer the whole burst before the first tick: the last turn's writes count too.
+  observe();
   t.equal(replies.filter((reply) => reply === "OK").length, 2000, "every command was answered");
   t.ok(
     writeTurns.size > 0 && writeTurns.size <= 10,

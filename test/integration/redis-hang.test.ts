@@ -72,13 +72,14 @@ t.test("a burst of commands is written in one go, not 16 KB per turn of the even
   // replies do not count, however slow Redis is to answer.
   const toRedis = sockets.filter((socket) => socket.remotePort === redis.port);
   t.equal(toRedis.length, 1, "the client's one connection to Redis was seen");
+  const bytesWritten = (): number => toRedis[0]?.bytesWritten ?? 0;
   let turn = 0;
   let counting = true;
-  let written = toRedis[0]?.bytesWritten ?? 0;
+  let written = bytesWritten();
   const writeTurns = new Set<number>();
   /** Notes the turn just ended if the client wrote in it. */
   const observe = (): void => {
-    const now = toRedis[0]?.bytesWritten ?? 0;
+    const now = bytesWritten();
     if (now > written) writeTurns.add(turn);
     written = now;
   };

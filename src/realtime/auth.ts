@@ -9,6 +9,7 @@ import { isRedisUnavailable } from "../store/outages.js";
 import type { PresenceStore } from "../store/presence.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { ChatServer } from "./context.js";
+import { forgetUpgradeRequest } from "./upgrade-request.js";
 
 type EngineMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
@@ -36,19 +37,24 @@ export function allowSameOrigin(config: Config) {
  */
 export function handshakeMiddleware(session: SessionMiddleware, limiter: RateLimiter, config: Config): EngineMiddleware {
   return (req, res, next) => {
-    if (!isHandshake(req)) return next();
+    // After the middlewares nothing reads the upgrade stand-in's request (upgrade-request.ts).
+    const done = (err?: unknown) => {
+      forgetUpgradeRequest(res);
+      next(err);
+    };
+    if (!isHandshake(req)) return done();
     (async () => {
       const found = await loadSession(session, req);
       handshakeSessions.set(req, found);
       const user = found.user;
       if (user) await limiter.hit("connect", usernameKey(user), config.limits.connectRate, 60);
     })().then(
-      () => next(),
+      () => done(),
       (err: unknown) => {
         if (err instanceof AppError && err.code === "E_RATE_LIMITED") return refuse(res, err, "too many connections");
         // Stores throw the Redis client's own errors: an outage is a 503, retried like any failed handshake.
         if (isRedisUnavailable(err)) return refuse(res, storageUnavailable());
-        next(err);
+        done(err);
       },
     );
   };

@@ -9,6 +9,7 @@ import { createDelivery, type Delivery, type OpenFeed } from "./delivery.js";
 import { closeGradually, type DrainPace } from "./drain.js";
 import { type Announcer, createAnnouncer, startPresenceHeartbeat } from "./presence.js";
 import { endLocalSession, startSessionWatch } from "./sessions.js";
+import { assertEngineIoLine } from "./upgrade-request.js";
 
 export interface RealtimeOptions extends RealtimeDeps {
   session: SessionMiddleware;
@@ -35,6 +36,7 @@ export interface Realtime {
 
 /** The socket.io side of one worker, on an http.Server it does not own or listen on. */
 export function createRealtime(server: HttpServer, options: RealtimeOptions): Realtime {
+  assertEngineIoLine();
   const { config } = options;
   const io: ChatServer = new Server(server, {
     maxHttpBufferSize: config.limits.socketMaxBytes,

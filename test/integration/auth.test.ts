@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import t from "tap";
+import { assertEngineIoLine, ENGINE_IO_LINE, installedEngineIoVersion } from "../../src/realtime/upgrade-request.js";
 import { api, connect, PASSWORD, registerUser, settle, uniqueName } from "../helpers/clients.js";
 import { chatPair } from "../helpers/pair.js";
 import { startServer } from "../helpers/server.js";
@@ -190,30 +191,42 @@ t.test("socket.io > logged in > welcome with user, instance and #general", async
   t.same(welcome.rooms, ["#general"]);
 });
 
-t.test("socket.io > logged in over polling > the worker keeps no polling request or headers while the socket lives", async (t) => {
-  setFlagsFromString("--expose-gc");
-  const gc = runInNewContext("gc") as () => void;
-  const requests: WeakRef<object>[] = [];
-  // WebSocket upgrades are not checked: engine.io keeps the upgrade request with its own response
-  // stand-in for the connection's life, and only its public API may be used here.
-  const remember = (req: IncomingMessage) => {
-    if (req.url?.startsWith("/socket.io/")) requests.push(new WeakRef(req), new WeakRef(req.headers));
-  };
-  server.worker.server.prependListener("request", remember);
-  t.teardown(() => {
-    server.worker.server.off("request", remember);
-  });
-  const { cookie } = await registerUser(server.url);
-  const { socket } = await connect(server.url, cookie, { transports: ["polling", "websocket"] });
-  t.teardown(() => socket.close());
-  await settle(() => socket.io.engine.transport.name === "websocket");
-  t.ok(requests.length >= 2, "the polling handshake was seen");
-  for (let i = 0; i < 3; i++) {
-    await nextTurn();
-    gc();
-  }
-  t.equal(requests.filter((ref) => ref.deref() !== undefined).length, 0, "every polling request and its headers were collected");
-  t.equal(server.worker.realtime.io.of("/").sockets.size >= 1, true, "while the socket is connected");
+for (const transports of [["websocket"], ["polling", "websocket"]] as ("polling" | "websocket")[][]) {
+  t.test(
+    `socket.io > logged in over ${transports.join(" then ")} > the worker keeps no request or headers while the socket lives`,
+    async (t) => {
+      setFlagsFromString("--expose-gc");
+      const gc = runInNewContext("gc") as () => void;
+      const requests: WeakRef<object>[] = [];
+      // The WebSocket upgrade too: engine.io's upgrade stand-in would keep it (upgrade-request.ts).
+      const remember = (req: IncomingMessage) => {
+        if (req.url?.startsWith("/socket.io/")) requests.push(new WeakRef(req), new WeakRef(req.headers));
+      };
+      server.worker.server.prependListener("request", remember);
+      server.worker.server.prependListener("upgrade", remember);
+      t.teardown(() => {
+        server.worker.server.off("request", remember);
+        server.worker.server.off("upgrade", remember);
+      });
+      const { cookie } = await registerUser(server.url);
+      const { socket } = await connect(server.url, cookie, { transports });
+      t.teardown(() => socket.close());
+      await settle(() => socket.io.engine.transport.name === "websocket");
+      t.ok(requests.length >= 2 * transports.length, "the handshake and the upgrade were seen");
+      for (let i = 0; i < 3; i++) {
+        await nextTurn();
+        gc();
+      }
+      t.equal(requests.filter((ref) => ref.deref() !== undefined).length, 0, "every request and its headers were collected");
+      t.equal(server.worker.realtime.io.of("/").sockets.size >= 1, true, "while the socket is connected");
+    },
+  );
+}
+
+t.test("engine.io line > the start-up check > accepts the installed version and refuses another line", async (t) => {
+  t.ok(installedEngineIoVersion().startsWith(ENGINE_IO_LINE), `installed ${installedEngineIoVersion()}`);
+  t.doesNotThrow(() => assertEngineIoLine());
+  t.throws(() => assertEngineIoLine("6.7.0"), /engine\.io 6\.7\.0 is installed/);
 });
 
 t.test("socket.io > reconnecting with lastIds > the worker does not keep them once read", async (t) => {

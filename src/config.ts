@@ -175,9 +175,18 @@ export interface Config {
   readonly dataDir: string;
   /** The host's name as clients see it in `welcome.instance`. */
   readonly hostName: string;
-  /** What the primary adds to its workers' environment: MALLOC_TUNING, except what the operator set. */
-  readonly workerMalloc: Readonly<Record<string, string>>;
+  /** The workers' malloc (primary/allocator.ts). */
+  readonly workerAllocator: WorkerAllocatorConfig;
   readonly limits: Limits;
+}
+
+export interface WorkerAllocatorConfig {
+  /** WORKER_ALLOCATOR: jemalloc when installed (auto), jemalloc or else an error, or glibc's malloc. */
+  readonly choice: "auto" | "jemalloc" | "glibc";
+  /** MALLOC_TUNING, except what the operator set (a variable set reaches the workers by itself). */
+  readonly glibcTuning: Readonly<Record<string, string>>;
+  /** The operator's own LD_PRELOAD, if any. */
+  readonly preload: string | undefined;
 }
 
 /**
@@ -244,8 +253,12 @@ export function loadConfig(env: Env = process.env): Config {
     presenceRoomMax: read.int("PRESENCE_ROOM_MAX", 500, 0, 100_000),
     dataDir: resolve(env.DATA_DIR || ".data"),
     hostName: env.INSTANCE_HOST || hostname(),
-    // A variable the operator set reaches the workers by itself (cluster.fork inherits the environment).
-    workerMalloc: Object.fromEntries(Object.entries(MALLOC_TUNING).filter(([name]) => env[name] === undefined)),
+    workerAllocator: {
+      choice: read.oneOf("WORKER_ALLOCATOR", "auto", ["auto", "jemalloc", "glibc"] as const),
+      // A variable the operator set reaches the workers by itself (cluster.fork inherits the environment).
+      glibcTuning: Object.fromEntries(Object.entries(MALLOC_TUNING).filter(([name]) => env[name] === undefined)),
+      preload: env.LD_PRELOAD || undefined,
+    },
     limits: {
       messageMaxChars: read.int("MESSAGE_MAX_CHARS", 2000, 1, 100_000),
       messageMaxBytes: read.int("MESSAGE_MAX_BYTES", 8192, 16, 1_000_000),

@@ -3,6 +3,7 @@ import { type AddressInfo, createServer, type Server } from "node:net";
 import { setupPrimary as setupClusterAdapterPrimary } from "@socket.io/cluster-adapter";
 import type { Config } from "../config.js";
 import type { Logger } from "../lib/logger.js";
+import { workerAllocator } from "./allocator.js";
 import { type EmbeddedRedis, redisAnswers, startEmbeddedRedis } from "./local-redis.js";
 import { serveHostMetrics } from "./metrics.js";
 import { createRouter } from "./router.js";
@@ -45,9 +46,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   // The router passes the bytes it read as a Buffer, which the default JSON serialization would mangle.
   cluster.setupPrimary({ serialization: "advanced" });
 
+  const allocator = workerAllocator(config.workerAllocator);
   const supervisor = new Supervisor({
     workers: config.workers,
-    env: { ...config.workerMalloc, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) },
+    env: { ...allocator.env, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     restartTimeoutMs: config.restartTimeoutMs,
     router,
@@ -60,7 +62,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   // Operators and scripts (PORT=0) need the address even when LOG_LEVEL=warn hides other info lines.
   const announce = config.logLevel === "silent" ? log : log.child({}, { level: "info" });
-  announce.info({ url: `http://${host}:${port}`, workers: config.workers, adapter: config.adapter }, "listening");
+  announce.info(
+    { url: `http://${host}:${port}`, workers: config.workers, adapter: config.adapter, allocator: allocator.name },
+    "listening",
+  );
   process.send?.("ready"); // pm2 wait_ready
 
   let restarting = false;

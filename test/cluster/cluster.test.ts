@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,9 @@ function readyWorkers(cluster: TestCluster, since = 0): number[] {
     .map((l) => pidOf(l.instance as string));
 }
 
+/** Whether the process has jemalloc mapped, i.e. it runs on jemalloc's malloc. */
+const mapsJemalloc = (pid: number): boolean => readFileSync(`/proc/${pid}/maps`, "utf8").includes("libjemalloc");
+
 t.test("cluster > clients on two workers > a message crosses workers", async (t) => {
   const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c1:" });
   t.teardown(() => cluster.stop());
@@ -39,11 +42,17 @@ t.test("cluster > clients on two workers > a message crosses workers", async (t)
     t.match(metrics, new RegExp(`chat_sockets\\{worker="${pidOf(instance)}"\\} [1-9]`), "GET /metrics covers every worker of the host");
   }
   t.match(metrics, /chat_messages_stored_total\{worker="\d+"\} 1/);
+
+  // .ci/run installs libjemalloc2: WORKER_ALLOCATOR=auto preloads it into every worker.
+  t.equal((await cluster.waitForLog((l) => l.msg === "listening")).allocator, "jemalloc");
+  t.same(readyWorkers(cluster).map(mapsJemalloc), [true, true], "both workers run on jemalloc");
 });
 
 t.test("cluster > ADAPTER=cluster > a message crosses workers through the primary", async (t) => {
-  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c2:", ADAPTER: "cluster" });
+  const cluster = await startCluster({ REDIS_URL: redis.url, REDIS_PREFIX: "c2:", ADAPTER: "cluster", WORKER_ALLOCATOR: "glibc" });
   t.teardown(() => cluster.stop());
+  t.equal((await cluster.waitForLog((l) => l.msg === "listening")).allocator, "glibc");
+  t.same(readyWorkers(cluster).map(mapsJemalloc), [false, false], "both workers keep glibc's malloc");
   const { cookie } = await registerUser(cluster.url);
   const [one, two] = await twoWorkers(cluster, cookie, keep);
   const updates: string[] = [];

@@ -101,13 +101,15 @@ t.test("loadConfig > inconsistent limits > refused", async (t) => {
   t.match(problemsOf({ ALLOWED_ORIGINS: "chat.example.com" }), [/ALLOWED_ORIGINS/]);
 });
 
-t.test("loadConfig > workers get the malloc tuning", async (t) => {
-  t.same(loadConfig({}).workerMalloc, MALLOC_TUNING);
+t.test("loadConfig > workers' allocator > auto, with the glibc tuning and no preload", async (t) => {
+  t.same(loadConfig({}).workerAllocator, { choice: "auto", glibcTuning: MALLOC_TUNING, preload: undefined });
   t.equal(MALLOC_TUNING.MALLOC_ARENA_MAX, "1");
+  t.equal(loadConfig({ WORKER_ALLOCATOR: "glibc", LD_PRELOAD: "/opt/x.so" }).workerAllocator.preload, "/opt/x.so");
+  t.match(problemsOf({ WORKER_ALLOCATOR: "tcmalloc" }), [/WORKER_ALLOCATOR/]);
 });
 
 t.test("loadConfig > malloc variables the operator set > inherited as they are, not overridden", async (t) => {
-  const env = loadConfig({ MALLOC_ARENA_MAX: "4" }).workerMalloc;
+  const env = loadConfig({ MALLOC_ARENA_MAX: "4" }).workerAllocator.glibcTuning;
   t.notOk("MALLOC_ARENA_MAX" in env, "cluster.fork passes the operator's value on by itself");
   t.equal(env.MALLOC_TRIM_THRESHOLD_, MALLOC_TUNING.MALLOC_TRIM_THRESHOLD_);
 });

@@ -56,7 +56,7 @@ export function createAccounts({ users, limiter, loginLimits, hashGate, limits }
         // Any name is a key (an unknown one finds nothing): find fails only when Redis does, and
         // that must reach the client as an outage, never as a wrong password counted against it.
         const account = await users.find(username);
-        const ok = await verifyPassword(password, account?.passwordHash ?? (await DUMMY_HASH));
+        const ok = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
         if (!account || !ok) {
           await loginLimits.failed(username, address);
           throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);

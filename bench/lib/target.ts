@@ -67,7 +67,7 @@ const RAISED_LIMITS: Record<string, string> = {
 };
 
 /**
- * A clean environment: the smoke test runs under tap's TypeScript loader (NODE_OPTIONS, TS_NODE_*),
+ * A clean environment: the smoke test runs under tap's loaders and coverage (NODE_OPTIONS and tap's own variables),
  * which a server child must not inherit.
  */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

@@ -265,9 +265,15 @@ t.test("reconnect > the tab becomes visible again > connects at once instead of 
     await context.route("**/socket.io/**", (route) => route.abort());
   });
   // Headless chromium has no window to hide; the page is told as a browser tells it: the state
-  // changes, then visibilitychange fires.
+  // changes, then visibilitychange fires. (Getters are methods: tsx wraps a named arrow in a
+  // helper of its own, which the page does not have.)
   await page.evaluate(() => {
-    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    Object.defineProperty(document, "visibilityState", {
+      configurable: true,
+      get() {
+        return "hidden";
+      },
+    });
     document.dispatchEvent(new Event("visibilitychange"));
   });
   await context.unroute("**/socket.io/**");
@@ -275,7 +281,12 @@ t.test("reconnect > the tab becomes visible again > connects at once instead of 
   t.equal(cut.handshakes.length, 0, "nothing tried while hidden and in backoff");
   const shown = Date.now();
   await page.evaluate(() => {
-    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "visible" });
+    Object.defineProperty(document, "visibilityState", {
+      configurable: true,
+      get() {
+        return "visible";
+      },
+    });
     document.dispatchEvent(new Event("visibilitychange"));
   });
   await reconnectedBeforeBackoff(t, page, cut);

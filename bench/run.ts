@@ -24,8 +24,9 @@ import { prepareUsers } from "./scenarios/users.js";
 const HELP = `npm run bench -- [flags]
 
   --quick              small numbers and short steps (about 4 min); not comparable to full runs
-  --smoke              toy numbers (seconds per scenario), both targets at once: checks that
-                       every scenario runs end to end (npm test runs it); its figures mean nothing
+  --smoke              toy numbers (seconds per scenario), both targets and two lanes of
+                       scenarios at once: checks that every scenario runs end to end (npm test
+                       runs it); its figures mean nothing
   --scenario B2,B5     only these scenarios (B1..B7; repeatable); default all
   --runs N             repetitions per target (default 3, quick and smoke 1)
   --context-runs N     repetitions of the reference in B3, B4, B5, whose targets are the
@@ -227,7 +228,9 @@ async function main(): Promise<void> {
   };
   const has = (id: ScenarioId): boolean => args.scenarios.includes(id);
 
-  if (has("B1") || has("B2") || has("B6")) {
+  /** B1, B2 and B6 share their servers: one worker each. */
+  const oneWorker = async (): Promise<void> => {
+    if (!has("B1") && !has("B2") && !has("B6")) return;
     const ids = (["B1", "B2", "B6"] as const).filter((id) => has(id));
     await each(
       ids.join("+"),
@@ -250,8 +253,9 @@ async function main(): Promise<void> {
         for (const id of ids) record(id, target, rep, at, undefined, err);
       },
     );
-  }
-  if (has("B3")) {
+  };
+  const scaleOut = async (): Promise<void> => {
+    if (!has("B3")) return;
     await each(
       "B3",
       contextOnlyOnce,
@@ -262,8 +266,10 @@ async function main(): Promise<void> {
       },
       (target, rep, at, err) => record("B3", target, rep, at, undefined, err),
     );
-  }
-  if (has("B4") || has("B5")) {
+  };
+  /** B4 and B5 share their servers: two workers each. */
+  const twoWorkers = async (): Promise<void> => {
+    if (!has("B4") && !has("B5")) return;
     const ids = (["B4", "B5"] as const).filter((id) => has(id));
     await each(
       ids.join("+"),
@@ -277,16 +283,30 @@ async function main(): Promise<void> {
         for (const id of ids) record(id, target, rep, at, undefined, err);
       },
     );
-  }
-
-  if (has("B7")) {
+  };
+  const hosts = async (): Promise<void> => {
+    if (!has("B7")) return;
     await each(
       "B7",
       (target) => target === "ours",
       async (target, rep, at) => record("B7", target, rep, at, await runB7(golden, options)),
       (target, rep, at, err) => record("B7", target, rep, at, undefined, err),
     );
-  }
+  };
+
+  const lanes = [
+    [oneWorker, scaleOut],
+    [twoWorkers, hosts],
+  ];
+  // A smoke run's figures mean nothing, so its two lanes run at once, as its targets do: it checks
+  // that every scenario runs, in half the time.
+  if (args.size === "smoke")
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (const group of lane) await group();
+      }),
+    );
+  else for (const group of lanes.flat()) await group();
 
   publish(snapshot(), args.docs, args.out);
 }

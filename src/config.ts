@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError } from "./lib/errors.js";
+import type { HashCost } from "./lib/passwords.js";
 
 export type AdapterKind = "redis" | "cluster";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -40,6 +41,8 @@ export interface Limits {
    * beyond it those requests get 429 at once, so spraying cannot queue CPU and memory without bound.
    */
   readonly hashMaxInFlight: number;
+  /** What a new password hash costs (PASSWORD_HASH_COST): `standard`, or `minimal` outside production. */
+  readonly passwordHashCost: HashCost;
   /** Registrations per address per hour (REGISTER_RATE). */
   readonly registerRate: number;
   /** socket.io connections per user per minute (CONNECT_RATE). */
@@ -273,6 +276,7 @@ export function loadConfig(env: Env = process.env): Config {
       loginWindowSeconds: read.int("LOGIN_WINDOW", 900, 1, 86_400),
       loginAddressRate: read.int("LOGIN_ADDRESS_RATE", 100, 1, 10_000_000),
       hashMaxInFlight: read.int("PASSWORD_HASH_MAX_IN_FLIGHT", 8, 1, 10_000),
+      passwordHashCost: read.oneOf("PASSWORD_HASH_COST", "standard", ["standard", "minimal"] as const),
       registerRate: read.int("REGISTER_RATE", 20, 1, 1_000_000),
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),
@@ -294,6 +298,9 @@ export function loadConfig(env: Env = process.env): Config {
       httpRequestTimeoutMs: read.int("HTTP_REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
     },
   };
+  if (production && config.limits.passwordHashCost === "minimal") {
+    problems.push("PASSWORD_HASH_COST: minimal is refused when NODE_ENV=production (it is for tests and development)");
+  }
   if (config.sessionAbsoluteSeconds < config.sessionIdleSeconds) {
     problems.push("SESSION_ABSOLUTE_TIMEOUT: must not be shorter than SESSION_IDLE_TIMEOUT");
   }

@@ -3,7 +3,7 @@ import { parseNewPassword, parseUsername } from "../domain/names.js";
 import { commonPasswords } from "../lib/common-passwords.js";
 import { AppError } from "../lib/errors.js";
 import type { HashGate } from "../lib/hash-gate.js";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../lib/passwords.js";
+import { DUMMY_HASHES, hashPassword, verifyPassword } from "../lib/passwords.js";
 import type { LoginLimits } from "../store/login-limits.js";
 import type { RateLimiter } from "../store/rate-limits.js";
 import type { UserStore } from "../store/users.js";
@@ -38,7 +38,7 @@ export function createAccounts({ users, limiter, loginLimits, hashGate, limits }
       const password = parseNewPassword(input.password, name, await commonPasswords());
       const passwordHash = await hashGate.run(async () => {
         await limiter.hit("register", address, limits.registerRate, 3600);
-        return hashPassword(password);
+        return hashPassword(password, limits.passwordHashCost);
       });
       const created = await users.create({ name, passwordHash, created: Date.now() });
       if (!created) throw new AppError("E_CONFLICT", "that username is taken");
@@ -56,7 +56,7 @@ export function createAccounts({ users, limiter, loginLimits, hashGate, limits }
         // Any name is a key (an unknown one finds nothing): find fails only when Redis does, and
         // that must reach the client as an outage, never as a wrong password counted against it.
         const account = await users.find(username);
-        const ok = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
+        const ok = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASHES[limits.passwordHashCost]);
         if (!account || !ok) {
           await loginLimits.failed(username, address);
           throw new AppError("E_UNAUTHORIZED", BAD_LOGIN);

@@ -86,6 +86,16 @@ t.test("loadConfig > TRUST_PROXY=true > refused in production, a warning elsewhe
   t.same(loadConfig({ TRUST_PROXY: "1" }).warnings, []);
 });
 
+t.test("loadConfig > PASSWORD_HASH_COST > standard by default, minimal refused in production", async (t) => {
+  const secret = "s".repeat(40);
+  t.equal(loadConfig({}).limits.passwordHashCost, "standard");
+  t.equal(loadConfig({ PASSWORD_HASH_COST: "minimal" }).limits.passwordHashCost, "minimal");
+  t.match(problemsOf({ NODE_ENV: "production", SESSION_SECRET: secret, PASSWORD_HASH_COST: "minimal" }), [
+    /PASSWORD_HASH_COST: minimal is refused/,
+  ]);
+  t.match(problemsOf({ PASSWORD_HASH_COST: "cheap" }), [/PASSWORD_HASH_COST/]);
+});
+
 t.test("loadConfig > METRICS_ALLOW > loopback by default, addresses, none", async (t) => {
   t.same(loadConfig({}).metricsAllow, ["loopback"]);
   t.same(loadConfig({ METRICS_ALLOW: "10.1.0.0/16, 192.0.2.5" }).metricsAllow, ["10.1.0.0/16", "192.0.2.5"]);

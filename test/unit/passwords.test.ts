@@ -1,21 +1,27 @@
 /**
- * Password hashes: a hash verifies its password only, and the dummy hash that unknown names are
- * checked against costs what a real check costs (the same scrypt parameters as a new hash).
+ * Password hashes: a hash verifies its password only, at whatever cost it was made; the dummy
+ * hash an unknown name is checked against costs what a real check of the same cost does.
  */
 import t from "tap";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../../src/lib/passwords.js";
+import { DUMMY_HASHES, type HashCost, hashPassword, verifyPassword } from "../../src/lib/passwords.js";
 
 /** `scrypt$N$r$p`: the parameters that set a check's cost. */
-const cost = (hash: string) => hash.split("$").slice(0, 4).join("$");
+const params = (hash: string) => hash.split("$").slice(0, 4).join("$");
+const COSTS: HashCost[] = ["standard", "minimal"];
 
-t.test("hashPassword > a new hash > verifies its password and no other", async (t) => {
-  const hash = await hashPassword("correct horse battery");
-  t.ok(await verifyPassword("correct horse battery", hash), "the password");
-  t.notOk(await verifyPassword("correct horse batterY", hash), "another one");
+t.test("hashPassword > each cost > verifies its password and no other", async (t) => {
+  for (const cost of COSTS) {
+    const hash = await hashPassword("correct horse battery", cost);
+    t.ok(await verifyPassword("correct horse battery", hash), `${cost}: the password`);
+    t.notOk(await verifyPassword("correct horse batterY", hash), `${cost}: another one`);
+  }
+  t.not(params(await hashPassword("x", "standard")), params(await hashPassword("x", "minimal")), "the costs differ");
   t.notOk(await verifyPassword("correct horse battery", "md5$abc"), "a hash of another scheme");
 });
 
-t.test("DUMMY_HASH > against a new hash > the same parameters, and no password found", async (t) => {
-  t.equal(cost(DUMMY_HASH), cost(await hashPassword("any password at all")), "as costly to check as a real hash");
-  t.notOk(await verifyPassword("", DUMMY_HASH), "the empty password is not it");
+t.test("DUMMY_HASHES > against a new hash of each cost > the same parameters, and no password found", async (t) => {
+  for (const cost of COSTS) {
+    t.equal(params(DUMMY_HASHES[cost]), params(await hashPassword("any password at all", cost)), `${cost}: as costly as a real check`);
+    t.notOk(await verifyPassword("", DUMMY_HASHES[cost]), `${cost}: the empty password is not it`);
+  }
 });

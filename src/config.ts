@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError } from "./lib/errors.js";
-import type { HashCost } from "./lib/passwords.js";
+import { HASH_COSTS, type HashCost } from "./lib/passwords.js";
 
 export type AdapterKind = "redis" | "cluster";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -276,7 +276,7 @@ export function loadConfig(env: Env = process.env): Config {
       loginWindowSeconds: read.int("LOGIN_WINDOW", 900, 1, 86_400),
       loginAddressRate: read.int("LOGIN_ADDRESS_RATE", 100, 1, 10_000_000),
       hashMaxInFlight: read.int("PASSWORD_HASH_MAX_IN_FLIGHT", 8, 1, 10_000),
-      passwordHashCost: read.oneOf("PASSWORD_HASH_COST", "standard", ["standard", "minimal"] as const),
+      passwordHashCost: read.oneOf("PASSWORD_HASH_COST", "standard", HASH_COSTS),
       registerRate: read.int("REGISTER_RATE", 20, 1, 1_000_000),
       connectRate: read.int("CONNECT_RATE", 120, 1, 10_000_000),
       sendMaxInFlight: read.int("SEND_MAX_IN_FLIGHT", 5000, 1, 1_000_000),

@@ -5,7 +5,8 @@ import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from "node:c
  * for scrypt (N=2^15, r=8, p=3: 32 MiB, about 0.2 s of CPU); `minimal` (1 MiB, a few ms) is for
  * test suites and development, which register hundreds of users, and is refused in production.
  */
-export type HashCost = "standard" | "minimal";
+export const HASH_COSTS = ["standard", "minimal"] as const;
+export type HashCost = (typeof HASH_COSTS)[number];
 
 interface ScryptParams {
   N: number;
